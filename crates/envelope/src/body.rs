@@ -1,0 +1,170 @@
+//! What an envelope can say: the kinds of [`Body`] and the payload beside it.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of an envelope and its typed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// A partner delivered a file (DMZ → inner). Carries a payload.
+    Delivery(DeliveryMeta),
+    /// The partner-facing configuration the DMZ must serve (inner → DMZ).
+    ConfigPush(DmzConfig),
+    /// Nothing to say; proves the link is alive.
+    Heartbeat(Heartbeat),
+}
+
+impl Body {
+    /// The channel the envelope belongs to, for per-channel ordering.
+    pub fn channel(&self) -> Option<&str> {
+        match self {
+            Body::Delivery(meta) => Some(&meta.channel),
+            Body::ConfigPush(_) | Body::Heartbeat(_) => None,
+        }
+    }
+
+    /// A short name of the kind, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Delivery(_) => "delivery",
+            Body::ConfigPush(_) => "config-push",
+            Body::Heartbeat(_) => "heartbeat",
+        }
+    }
+}
+
+/// How a partner's delivery reached the DMZ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Injected through the DMZ admin API (`POST /api/v1/deliveries`).
+    Admin,
+    Sftp,
+    Ftp,
+    Ftps,
+    Smtp,
+    As2,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Admin => "admin",
+            Protocol::Sftp => "sftp",
+            Protocol::Ftp => "ftp",
+            Protocol::Ftps => "ftps",
+            Protocol::Smtp => "smtp",
+            Protocol::As2 => "as2",
+        })
+    }
+}
+
+/// Who delivered, as the DMZ saw them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    /// The login name the partner authenticated with, if the protocol has one.
+    pub login: Option<String>,
+    /// The partner's real address and port (after any PROXY header).
+    pub remote: Option<SocketAddr>,
+}
+
+/// A SHA-256 digest.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sha256(#[serde(with = "serde_bytes")] pub [u8; 32]);
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
+    }
+}
+
+/// Everything about a partner delivery except its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMeta {
+    pub channel: String,
+    pub protocol: Protocol,
+    pub partner: Partner,
+    /// Relative path below the channel, `/`-separated, already checked by the DMZ
+    /// (the inner checks it again: it trusts nothing from the DMZ).
+    pub path: String,
+    /// Unix milliseconds at which the DMZ committed the delivery.
+    pub received_at: u64,
+    pub size: u64,
+    pub sha256: Sha256,
+}
+
+/// The bytes that travel with an envelope.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// The bytes themselves.
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Too large to inline: the receiver fetches the bytes (staged under the
+    /// envelope's id) over SFTP and checks size and hash before committing.
+    Reference { size: u64, sha256: Sha256 },
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Payload::Inline(bytes) => write!(f, "Inline({} bytes)", bytes.len()),
+            Payload::Reference { size, sha256 } => write!(f, "Reference({size} bytes, {sha256})"),
+        }
+    }
+}
+
+/// A liveness probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub sent_at: u64,
+}
+
+/// The partner-facing part of the inner's configuration, pushed to the DMZ. It holds
+/// *verifiers only* (password hashes, public keys), never a secret, and never a
+/// channel marked `invisible_to_dmz`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmzConfig {
+    /// Increases with every reload on the inner; lets the DMZ ignore stale pushes.
+    pub generation: u64,
+    /// Payloads above this many bytes travel by reference (the inner's `streaming_size`).
+    pub streaming_size: u64,
+    /// Which partner listeners the DMZ runs.
+    pub listeners: Vec<PartnerListener>,
+    pub channels: Vec<ChannelVerifiers>,
+}
+
+impl DmzConfig {
+    pub fn channel(&self, name: &str) -> Option<&ChannelVerifiers> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+}
+
+/// One partner listener the DMZ should run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerListener {
+    pub protocol: Protocol,
+    pub bind: SocketAddr,
+}
+
+/// How partners of one channel prove who they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelVerifiers {
+    pub name: String,
+    pub logins: Vec<LoginVerifier>,
+}
+
+/// One partner login: a password hash (argon2, PHC string) and/or public keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginVerifier {
+    pub user: String,
+    pub password_hash: Option<String>,
+    /// OpenSSH public keys (`ssh-ed25519 AAAA…`).
+    pub public_keys: Vec<String>,
+}
