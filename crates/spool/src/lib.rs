@@ -1,0 +1,155 @@
+//! # spool: durable queues for one portcullis node
+//!
+//! The only crate that touches sled. Callers see the [`Spool`] trait
+//! (`api.rs`); [`SledSpool`] implements it on one directory. The one rule that
+//! everything here serves: **a call that changes something returns only after
+//! the change is durable**, and after any crash the spool reopens in a state
+//! where every acknowledged change is present and nothing is half-done.
+//!
+//! ## Files
+//!
+//! ```text
+//! <dir>/db/          sled database (flush_every_ms(None): only our committer flushes;
+//!                    8 MiB segments, see "sled caveats")
+//! <dir>/payloads/    one file per large payload, named by the item's seq:
+//!                    payloads/000000000000002a  (16 lower-case hex digits)
+//! <dir>/staging/     files being written: staging/<counter hex>.part
+//! ```
+//!
+//! ## sled trees and keys
+//!
+//! ```text
+//! q:<queue name>   key   u64 BE seq            (so key order = FIFO order)
+//!                  value record, version byte first (see record.rs):
+//!                        u8 1 | u128 BE id | u64 BE enqueued_at ms
+//!                        | u8 0 | u8 1,u32 len,channel utf-8
+//!                        | u32 len,header
+//!                        | u8 0 (none) | u8 1,u32 len,bytes (inline) | u8 2,u64 size (file)
+//! seen             key   u128 BE item id       value u64 BE ms first enqueued (dedupe)
+//! state            key   utf-8 string          value opaque bytes
+//! meta             key   "format"              value [1]  (layout version, checked at open)
+//! ```
+//!
+//! Seqs come from `sled::Db::generate_id()`, which never repeats or goes back,
+//! across restarts too; so seqs are unique in the whole spool and a queue's key
+//! order is its enqueue order.
+//!
+//! ## Invariants
+//!
+//! 1. A file under `payloads/` is always complete and fsynced: it got there by
+//!    `rename` from `staging/` after `fsync` of the file.
+//! 2. A record that says "file" is only written (in sled) after the rename of
+//!    its file *and* the fsync of `payloads/` (the committer does that fsync at
+//!    the start of the round that applies the record).
+//! 3. One call's writes (an enqueue's records and `seen` entries; an ack's
+//!    removals and state writes) are applied in one sled transaction, so after a
+//!    crash they are all there or none is.
+//! 4. The in-memory queue index holds exactly the committed records; quota
+//!    `used` = Σ (header + payload bytes) of them + bytes of live staging files
+//!    and of reservations of calls in progress.
+//! 5. Leases exist only in memory.
+//!
+//! ## Item lifecycle
+//!
+//! ```text
+//! enqueue: reserve quota ─► seqs ─► payload: inline | staging→fsync→rename | adopt staged file
+//!          ─► committer round [fsync payloads/, transaction(records + seen), flush, fdatasync]
+//!          ─► index the added items, bump the queue's watch ─► return
+//! lease:   pick by the lease rule in the index, mark leased ─► read records from sled
+//! release: unmark (item keeps its place) ─► bump watch
+//! ack:     committer round [transaction(remove records + state writes), flush, fdatasync]
+//!          ─► drop from index, release quota, delete payload files, bump watch
+//! ```
+//!
+//! Duplicates found by the transaction (dedupe) get their already placed file
+//! deleted and their quota released before `enqueue` returns.
+//!
+//! ## Group commit
+//!
+//! `committer.rs` runs one thread. Callers prepare everything that is slow or
+//! can fail on their own (encoding, payload files, quota) and then hand the
+//! committer a small description of their sled writes (`round::Write`) and
+//! wait on a oneshot. The thread takes *all* waiting callers at once, fsyncs
+//! `payloads/` if any of them renamed a file, applies all their writes in
+//! **one** multi-tree sled transaction, calls `db.flush()` once, fdatasyncs the
+//! log file and wakes everybody with their own result (enqueue outcomes).
+//! Callers arriving meanwhile are served by the next round. Under load a round
+//! carries hundreds of calls (see `crates/bench`).
+//!
+//! Why the committer applies the writes instead of each caller: sled 0.34 seals
+//! and *writes out* its log buffer (`pwrite` + `sync_file_range`) at every batch
+//! or transaction, so per-caller transactions cost one synchronous disk write
+//! each, serialized by sled's global transaction lock, before the flush is even
+//! reached. One transaction per round makes that cost per round.
+//!
+//! Why a sled transaction and not a mutex around several tree writes: a mutex
+//! makes the writes atomic for readers in this process, but not for recovery;
+//! sled can persist a prefix of them (e.g. the `seen` entry without the record,
+//! which would turn a client's retry into a silent loss). sled recovers a
+//! transaction all-or-nothing. The committer is the only writer, so the
+//! transaction never conflicts or retries.
+//!
+//! ## sled caveats (and what we do about them)
+//!
+//! * `flush()` syncs with `sync_file_range`, which neither flushes the device
+//!   cache nor persists file metadata such as a grown size. The committer
+//!   therefore `fdatasync`s `<dir>/db/db` after every flush.
+//! * sled writes pages larger than a quarter segment to `db/blobs/` and never
+//!   fsyncs them. We use 8 MiB segments so that a full leaf (≤ 17 items of
+//!   ≤ 64 KiB inline payload + header) stays in the log, and the committer also
+//!   fsyncs every new blob file (and the blob dir) after the flush.
+//!
+//! ## Crash recovery (`recovery.rs`, at `open`)
+//!
+//! * `staging/` is emptied: nothing there is referenced by any record (finished
+//!   staged files are renamed away before their record exists).
+//! * Records whose payload file is missing are dropped with a warning. Our
+//!   write path cannot produce one (invariant 2), and even with a filesystem
+//!   that loses a fsynced rename it can only be an item whose enqueue never
+//!   returned: the round that acknowledges a call fsyncs `payloads/` before the
+//!   transaction that writes its records, let alone before the flush. So no
+//!   acknowledged item is dropped here; an unacknowledged one is retried by its
+//!   sender.
+//! * Files under `payloads/` not referenced by any record are deleted: renames
+//!   of calls that never committed, duplicates and acked items whose deletion
+//!   was cut short.
+//! * Quota usage and per-queue indexes (depth, bytes, order) are rebuilt from the
+//!   records; all leases are gone, so everything not acked is delivered again.
+//!
+//! ## Leases
+//!
+//! `lease` walks the queue in seq order, skipping leased items and items of a
+//! channel that has any item leased by an earlier call; items of one channel
+//! taken in the same call come out together in order. Selection is O(queue
+//! length) per call, fine for the queue depths a gateway holds.
+//!
+//! ## Not done, deliberately
+//!
+//! * No persistent leases or lease timeouts: a restart is the redelivery.
+//! * No compaction or size-bounded `seen`: callers call `prune_seen`, which scans.
+//! * The quota check of an enqueue counts all its items, including ones that turn
+//!   out to be duplicates (only the committer knows); the bytes are returned
+//!   right after.
+//! * A failed commit (sled or fsync error) is returned to every caller of that
+//!   round; the spool does not try to heal itself. Reopen it.
+//! * No checksums of payload files: they are fsynced before they become visible
+//!   and are only ever renamed and deleted.
+//! * `oldest_enqueued_at` is the head item's time (wall clock at enqueue).
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod committer;
+mod enqueue;
+mod leases;
+mod payloads;
+mod quota;
+mod record;
+mod recovery;
+mod round;
+mod sled_spool;
+mod staging;
+mod writes;
+
+pub use api::*;
+pub use sled_spool::{SledSpool, SpoolOptions};
