@@ -1,0 +1,323 @@
+//! `inner.toml`: everything but what the DMZ needs to start — the link to the DMZ,
+//! channels (and the partner logins the DMZ verifies), profiles.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use envelope::Protocol;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::dmz::{Admin, AdminFile, check_node_id, default_long_poll_secs, default_reconnect_max_ms};
+use crate::{Mode, PathGlob, Problems};
+
+/// The validated inner configuration.
+#[derive(Debug, Clone)]
+pub struct InnerSettings {
+    pub node_id: String,
+    /// Spool, state and (by default) the inbox live here.
+    pub data_dir: PathBuf,
+    /// Payloads above this many bytes travel by reference, not inline.
+    pub streaming_size: u64,
+    pub dmz: DmzLink,
+    pub admin: Admin,
+    /// Partner listeners the DMZ is told to run.
+    pub dmz_listeners: Vec<envelope::PartnerListener>,
+    pub channels: Vec<Channel>,
+    /// In order: the first profile that matches a delivery handles it.
+    pub profiles: Vec<Profile>,
+}
+
+/// How the inner reaches the DMZ.
+#[derive(Debug, Clone)]
+pub struct DmzLink {
+    /// The DMZ's MessageService, e.g. `http://10.0.0.5:8020`.
+    pub url: String,
+    pub mode: Mode,
+    /// Direct mode only: where the inner listens for the DMZ.
+    pub listen: Option<SocketAddr>,
+    /// Direct mode: which DMZ addresses may post to `listen`; empty means any.
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+    pub long_poll: Duration,
+    pub reconnect_max: Duration,
+}
+
+/// One partner relationship.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    /// Never pushed to the DMZ: exists only inside.
+    pub invisible_to_dmz: bool,
+    pub logins: Vec<Login>,
+}
+
+/// How a partner logs in to the DMZ: verifiers only, never a plaintext secret.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: String,
+    pub password_hash: Option<String>,
+    pub public_keys: Vec<String>,
+}
+
+/// Where matching deliveries go.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    /// A channel name, or `*` for every channel.
+    pub channel: String,
+    pub path: PathGlob,
+    /// Files land at `<directory>/<channel>/<path>`.
+    pub directory: PathBuf,
+    pub if_exists: IfExists,
+}
+
+impl Profile {
+    pub fn matches(&self, channel: &str, path: &str) -> bool {
+        (self.channel == "*" || self.channel == channel) && self.path.matches(path)
+    }
+}
+
+/// What to do when the target file already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IfExists {
+    /// Keep both: the new file gets the delivery id before its extension.
+    Rename,
+    /// Replace the old file atomically.
+    Overwrite,
+}
+
+/// `inner.toml` as written.
+#[derive(Debug, Deserialize)]
+pub struct InnerFile {
+    role: String,
+    node_id: String,
+    data_dir: PathBuf,
+    #[serde(default = "default_streaming_size")]
+    streaming_size: u64,
+    dmz: DmzLinkFile,
+    admin: AdminFile,
+    #[serde(default)]
+    dmz_listeners: Vec<ListenerFile>,
+    #[serde(default)]
+    channels: Vec<ChannelFile>,
+    #[serde(default)]
+    profiles: Vec<ProfileFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DmzLinkFile {
+    url: String,
+    mode: Mode,
+    listen: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    deny: Vec<String>,
+    #[serde(default = "default_long_poll_secs")]
+    long_poll_secs: u64,
+    #[serde(default = "default_reconnect_max_ms")]
+    reconnect_max_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListenerFile {
+    protocol: Protocol,
+    bind: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChannelFile {
+    name: String,
+    #[serde(default)]
+    invisible_to_dmz: bool,
+    #[serde(default)]
+    logins: Vec<LoginFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginFile {
+    user: String,
+    password_hash: Option<String>,
+    #[serde(default)]
+    public_keys: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProfileFile {
+    name: String,
+    channel: String,
+    #[serde(default = "default_glob")]
+    path: String,
+    directory: Option<PathBuf>,
+    #[serde(default = "default_if_exists")]
+    if_exists: IfExists,
+}
+
+fn default_streaming_size() -> u64 {
+    1 << 20
+}
+
+fn default_glob() -> String {
+    "**".into()
+}
+
+fn default_if_exists() -> IfExists {
+    IfExists::Rename
+}
+
+impl InnerFile {
+    pub(crate) fn validate(self, problems: &mut Problems) -> InnerSettings {
+        if self.role != "inner" {
+            problems.push(format!("role: this is an inner config, found role = {:?}", self.role));
+        }
+        check_node_id(problems, &self.node_id);
+        problems.range("streaming_size", self.streaming_size, 1024, 1 << 30);
+        let channels = validate_channels(self.channels, problems);
+        let names: HashSet<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+        let profiles = validate_profiles(self.profiles, &names, &self.data_dir, problems);
+        InnerSettings {
+            node_id: self.node_id,
+            streaming_size: self.streaming_size,
+            dmz: self.dmz.validate(problems),
+            admin: self.admin.validate(problems),
+            dmz_listeners: validate_listeners(self.dmz_listeners, problems),
+            channels,
+            profiles,
+            data_dir: self.data_dir,
+        }
+    }
+}
+
+impl DmzLinkFile {
+    fn validate(self, problems: &mut Problems) -> DmzLink {
+        let listen = match (self.mode, &self.listen) {
+            (Mode::Direct, None) => {
+                problems.push("dmz.listen: required in direct mode (the DMZ posts to it)");
+                None
+            }
+            (Mode::Pushback, Some(_)) => {
+                problems.push("dmz.listen: the inner does not listen in pushback mode; remove it");
+                None
+            }
+            (_, Some(text)) => Some(problems.socket_addr("dmz.listen", text)),
+            (Mode::Pushback, None) => None,
+        };
+        problems.range("dmz.long_poll_secs", self.long_poll_secs, 1, 300);
+        problems.range("dmz.reconnect_max_ms", self.reconnect_max_ms, 10, 600_000);
+        DmzLink {
+            url: problems.http_url("dmz.url", &self.url),
+            mode: self.mode,
+            listen,
+            allow: problems.cidrs("dmz.allow", &self.allow),
+            deny: problems.cidrs("dmz.deny", &self.deny),
+            long_poll: Duration::from_secs(self.long_poll_secs),
+            reconnect_max: Duration::from_millis(self.reconnect_max_ms),
+        }
+    }
+}
+
+fn validate_listeners(files: Vec<ListenerFile>, problems: &mut Problems) -> Vec<envelope::PartnerListener> {
+    let mut seen = HashSet::new();
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let field = format!("dmz_listeners[{i}]");
+            if file.protocol == Protocol::Admin {
+                problems.push(format!("{field}.protocol: \"admin\" is not a partner protocol"));
+            }
+            let bind = problems.socket_addr(&format!("{field}.bind"), &file.bind);
+            if !seen.insert(bind) {
+                problems.push(format!("{field}.bind: {bind} is used by another listener"));
+            }
+            envelope::PartnerListener { protocol: file.protocol, bind }
+        })
+        .collect()
+}
+
+fn validate_channels(files: Vec<ChannelFile>, problems: &mut Problems) -> Vec<Channel> {
+    let mut names = HashSet::new();
+    let mut users = HashSet::new();
+    let channels: Vec<Channel> = files
+        .into_iter()
+        .map(|file| {
+            let field = format!("channels[{}]", file.name);
+            if envelope::validate_segment(&file.name).is_err() {
+                problems.push(format!(
+                    "{field}.name: must be a plain name (no '/', no leading '.', no control characters)"
+                ));
+            }
+            if !names.insert(file.name.clone()) {
+                problems.push(format!("{field}: channel name defined twice"));
+            }
+            let logins = file.logins.into_iter().map(|l| l.validate(&field, problems)).collect::<Vec<_>>();
+            for login in &logins {
+                if !users.insert(login.user.clone()) {
+                    problems.push(format!("{field}.logins: user {:?} already belongs to another channel", login.user));
+                }
+            }
+            Channel { name: file.name, invisible_to_dmz: file.invisible_to_dmz, logins }
+        })
+        .collect();
+    channels
+}
+
+impl LoginFile {
+    fn validate(self, channel_field: &str, problems: &mut Problems) -> Login {
+        let field = format!("{channel_field}.logins[{}]", self.user);
+        if self.user.is_empty() || self.user.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            problems.push(format!("{field}.user: must be non-empty, without spaces or control characters"));
+        }
+        if self.password_hash.is_none() && self.public_keys.is_empty() {
+            problems.push(format!("{field}: needs a password_hash or public_keys (or both)"));
+        }
+        if let Some(hash) = &self.password_hash
+            && argon2::PasswordHash::new(hash).is_err()
+        {
+            problems.push(format!("{field}.password_hash: not a PHC string; make one with `portcullis hash-password`"));
+        }
+        for key in &self.public_keys {
+            let mut parts = key.split_whitespace();
+            let (kind, blob) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-")) || blob.is_empty() {
+                problems.push(format!("{field}.public_keys: {key:?} is not an OpenSSH public key line"));
+            }
+        }
+        Login { user: self.user, password_hash: self.password_hash, public_keys: self.public_keys }
+    }
+}
+
+fn validate_profiles(
+    files: Vec<ProfileFile>,
+    channels: &HashSet<&str>,
+    data_dir: &std::path::Path,
+    problems: &mut Problems,
+) -> Vec<Profile> {
+    let mut names = HashSet::new();
+    files
+        .into_iter()
+        .map(|file| {
+            let field = format!("profiles[{}]", file.name);
+            if !names.insert(file.name.clone()) {
+                problems.push(format!("{field}: profile name defined twice"));
+            }
+            if file.channel != "*" && !channels.contains(file.channel.as_str()) {
+                problems.push(format!("{field}.channel: no channel named {:?}", file.channel));
+            }
+            let path = PathGlob::new(&file.path).unwrap_or_else(|e| {
+                problems.push(format!("{field}.path: {e}"));
+                PathGlob::new("**").expect("`**` is a valid glob")
+            });
+            let directory = match file.directory {
+                Some(dir) if dir.is_absolute() => dir,
+                Some(dir) => data_dir.join(dir),
+                None => data_dir.join("inbox"),
+            };
+            Profile { name: file.name, channel: file.channel, path, directory, if_exists: file.if_exists }
+        })
+        .collect()
+}
