@@ -1,0 +1,110 @@
+//! The DMZ admin API (JSON over HTTP; bind it to an internal address):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `POST /api/v1/deliveries?channel=C&path=P` (body = payload) | 201 `{id,size,sha256}` once durable; 400 bad path or missing parameter; 404 unknown channel; 413 over `limits.max_payload_bytes`; 507 spool full; 503 spool unavailable |
+//! | `GET /api/v1/status` | node, link, config generation, queue depth, spool usage |
+//! | `GET /api/v1/channels` | the channels the inner pushed (never an invisible one) |
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use envelope::{Partner, Protocol};
+use message_service::Link;
+use plumbing::{link_json, queue_json, usage_json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use spool::Spool;
+
+use crate::TO_INNER;
+use crate::active::ActiveConfig;
+use crate::intake::{Arrival, Intake, IntakeError};
+
+/// What the admin handlers need.
+#[derive(Clone)]
+pub struct AdminState {
+    pub node_id: String,
+    pub intake: Intake,
+    pub config: ActiveConfig,
+    pub spool: Arc<dyn Spool>,
+    pub link: Link,
+}
+
+/// The admin routes; `max_payload_bytes` bounds injected bodies (413 above).
+pub fn router(state: AdminState, max_payload_bytes: u64) -> Router {
+    let limit = usize::try_from(max_payload_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/deliveries", post(inject).layer(DefaultBodyLimit::max(limit)))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/channels", get(channels))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct InjectParams {
+    channel: String,
+    path: String,
+}
+
+type Reply = (StatusCode, Json<Value>);
+
+async fn inject(State(state): State<AdminState>, Query(params): Query<InjectParams>, body: Bytes) -> Reply {
+    let arrival = Arrival {
+        channel: params.channel,
+        protocol: Protocol::Admin,
+        partner: Partner { login: None, remote: None },
+        path: params.path,
+    };
+    match state.intake.accept(arrival, body.to_vec()).await {
+        Ok(accepted) => (
+            StatusCode::CREATED,
+            Json(json!({"id": accepted.id.to_string(), "size": accepted.size, "sha256": accepted.sha256.to_string()})),
+        ),
+        Err(error) => intake_error(error),
+    }
+}
+
+fn intake_error(error: IntakeError) -> Reply {
+    let status = match &error {
+        IntakeError::UnknownChannel(_) => StatusCode::NOT_FOUND,
+        IntakeError::BadPath(_) => StatusCode::BAD_REQUEST,
+        IntakeError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+        IntakeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    if status.is_server_error() {
+        tracing::warn!(message = "admin injection refused", %error);
+    }
+    (status, Json(json!({"error": error.to_string()})))
+}
+
+async fn status(State(state): State<AdminState>) -> Json<Value> {
+    let config = state.config.get();
+    let queue = state.spool.queue_stats(TO_INNER);
+    let usage = state.spool.usage();
+    Json(json!({
+        "node_id": state.node_id,
+        "role": "dmz",
+        "link": link_json(&state.link),
+        "config_generation": config.generation,
+        "channels": config.channels.len(),
+        "listeners": config.listeners.iter().map(|l| json!({"protocol": l.protocol.to_string(), "bind": l.bind.to_string()})).collect::<Vec<_>>(),
+        "queues": { TO_INNER: queue_json(queue) },
+        "spool": usage_json(usage),
+    }))
+}
+
+async fn channels(State(state): State<AdminState>) -> Json<Value> {
+    let config = state.config.get();
+    Json(json!(
+        config
+            .channels
+            .iter()
+            .map(|c| json!({"name": c.name, "logins": c.logins.iter().map(|l| &l.user).collect::<Vec<_>>()}))
+            .collect::<Vec<_>>()
+    ))
+}

@@ -1,0 +1,99 @@
+//! The one path every partner delivery takes into the DMZ: check the channel and
+//! path against the pushed config, hash, commit durably to the `to-inner` queue.
+//! Only when [`Intake::accept`] returns `Ok` may a protocol tell the partner
+//! "success".
+
+use std::sync::Arc;
+
+use envelope::{Body, DeliveryMeta, EnvelopeId, Partner, PathError, Protocol, Sha256};
+use sha2::Digest;
+use spool::{NewItem, NewPayload, Spool, SpoolError};
+
+use crate::TO_INNER;
+use crate::active::ActiveConfig;
+
+/// Who delivered what, before the bytes are looked at.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub channel: String,
+    pub protocol: Protocol,
+    pub partner: Partner,
+    pub path: String,
+}
+
+/// Why a delivery was not accepted. Each protocol maps these to its own reply.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("no channel named {0:?}")]
+    UnknownChannel(String),
+    #[error("bad path: {0}")]
+    BadPath(#[from] PathError),
+    #[error("insufficient storage")]
+    InsufficientStorage,
+    #[error("spool unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<SpoolError> for IntakeError {
+    fn from(error: SpoolError) -> Self {
+        match error {
+            SpoolError::InsufficientStorage { .. } => IntakeError::InsufficientStorage,
+            other => IntakeError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// A delivery that is durable in the spool.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub id: EnvelopeId,
+    pub size: u64,
+    pub sha256: Sha256,
+}
+
+/// Accepts partner deliveries into the spool.
+#[derive(Clone)]
+pub struct Intake {
+    spool: Arc<dyn Spool>,
+    config: ActiveConfig,
+}
+
+impl Intake {
+    pub fn new(spool: Arc<dyn Spool>, config: ActiveConfig) -> Self {
+        Intake { spool, config }
+    }
+
+    /// Refuses unknown channels and unsafe paths before any bytes are taken.
+    pub fn check(&self, arrival: &Arrival) -> Result<(), IntakeError> {
+        if self.config.get().channel(&arrival.channel).is_none() {
+            return Err(IntakeError::UnknownChannel(arrival.channel.clone()));
+        }
+        envelope::validate_path(&arrival.path)?;
+        Ok(())
+    }
+
+    /// Commits a complete payload; returns once it is durable.
+    pub async fn accept(&self, arrival: Arrival, bytes: Vec<u8>) -> Result<Accepted, IntakeError> {
+        self.check(&arrival)?;
+        let id = EnvelopeId::generate();
+        let sha256 = Sha256(sha2::Sha256::digest(&bytes).into());
+        let size = bytes.len() as u64;
+        let meta = DeliveryMeta {
+            channel: arrival.channel,
+            protocol: arrival.protocol,
+            partner: arrival.partner,
+            path: arrival.path,
+            received_at: envelope::now_millis(),
+            size,
+            sha256,
+        };
+        let item = NewItem {
+            id: id.as_u128(),
+            channel: Some(meta.channel.clone()),
+            header: envelope::encode(&Body::Delivery(meta)),
+            payload: NewPayload::Bytes(bytes),
+        };
+        self.spool.enqueue(TO_INNER, vec![item], false).await?;
+        Ok(Accepted { id, size, sha256 })
+    }
+}

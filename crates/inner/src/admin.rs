@@ -1,0 +1,82 @@
+//! The inner admin API (JSON over HTTP; bind it to an internal address):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /api/v1/status` | node, link, queues, spool usage, channels |
+//! | `GET /api/v1/deliveries[?channel=C]` | the delivery journal, oldest first |
+//! | `POST /api/v1/reload` | re-read the config file and push it; 200, or 400 with every problem |
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use message_service::Link;
+use plumbing::{link_json, queue_json, usage_json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use spool::Spool;
+
+use crate::deliver::journal::{DeliveryRecord, RECORD_PREFIX};
+use crate::settings::CurrentSettings;
+use crate::{INBOUND, TO_DMZ};
+
+/// What the admin handlers need.
+#[derive(Clone)]
+pub struct AdminState {
+    pub settings: CurrentSettings,
+    pub spool: Arc<dyn Spool>,
+    pub link: Link,
+}
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/deliveries", get(deliveries))
+        .route("/api/v1/reload", post(reload))
+        .with_state(state)
+}
+
+async fn status(State(state): State<AdminState>) -> Json<Value> {
+    let settings = state.settings.get();
+    Json(json!({
+        "node_id": settings.node_id,
+        "role": "inner",
+        "link": link_json(&state.link),
+        "queues": {
+            INBOUND: queue_json(state.spool.queue_stats(INBOUND)),
+            TO_DMZ: queue_json(state.spool.queue_stats(TO_DMZ)),
+        },
+        "spool": usage_json(state.spool.usage()),
+        "channels": settings.channels.iter().map(|c| json!({"name": c.name, "invisible_to_dmz": c.invisible_to_dmz})).collect::<Vec<_>>(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct DeliveriesQuery {
+    channel: Option<String>,
+}
+
+async fn deliveries(
+    State(state): State<AdminState>,
+    Query(query): Query<DeliveriesQuery>,
+) -> (StatusCode, Json<Value>) {
+    let entries = match state.spool.scan_state(RECORD_PREFIX) {
+        Ok(entries) => entries,
+        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error.to_string()}))),
+    };
+    let records: Vec<DeliveryRecord> = entries
+        .into_iter()
+        .filter_map(|(_, bytes)| serde_json::from_slice::<DeliveryRecord>(&bytes).ok())
+        .filter(|r| query.channel.as_ref().is_none_or(|c| *c == r.channel))
+        .collect();
+    (StatusCode::OK, Json(json!(records)))
+}
+
+async fn reload(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
+    match crate::node::reload(&state.settings, state.spool.as_ref()).await {
+        Ok(()) => (StatusCode::OK, Json(json!({"reloaded": true}))),
+        Err(problems) => (StatusCode::BAD_REQUEST, Json(json!({"reloaded": false, "problems": problems}))),
+    }
+}

@@ -1,0 +1,49 @@
+//! The delivery journal: one record per finished delivery, written in the same
+//! commit as the `inbound` ack, so a delivery is journalled exactly once. Keys:
+//!
+//! ```text
+//! delivering/<id>  → target path (UTF-8)   the intent, written before the file
+//! delivered/<id>   → DeliveryRecord (JSON) written with the ack; intent deleted
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Where the intent of an unfinished delivery is kept.
+pub fn intent_key(id: &str) -> String {
+    format!("delivering/{id}")
+}
+
+/// Prefix of the journal keys.
+pub const RECORD_PREFIX: &str = "delivered/";
+
+pub fn record_key(id: &str) -> String {
+    format!("{RECORD_PREFIX}{id}")
+}
+
+/// What became of one delivery; listed by `GET /api/v1/deliveries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub channel: String,
+    pub path: String,
+    pub protocol: String,
+    pub partner_login: Option<String>,
+    pub partner_remote: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    /// Unix ms when the DMZ committed it.
+    pub received_at: u64,
+    /// Unix µs when the file was in place (orders deliveries within a channel).
+    pub delivered_at_us: u64,
+    /// `delivered`, or `unroutable` (see `reason`).
+    pub outcome: String,
+    pub profile: Option<String>,
+    /// Where the bytes were written.
+    pub target: String,
+    pub reason: Option<String>,
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}

@@ -1,0 +1,108 @@
+//! Deciding where one delivery goes, before any byte is written: the first
+//! matching profile, the target path inside its directory, and the `if_exists`
+//! policy. A target chosen once is remembered as an *intent*, so a retry after a
+//! crash writes to the same place instead of making a second copy.
+
+use std::path::{Path, PathBuf};
+
+use config::InnerSettings;
+use config::inner::IfExists;
+use envelope::{Body, DeliveryMeta, EnvelopeId};
+use spool::{Spool, StoredItem};
+
+use super::journal::intent_key;
+
+/// Where a delivery's bytes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A profile matched.
+    Profile { name: String, target: PathBuf },
+    /// Nothing may or can deliver it; kept aside for an operator.
+    Unroutable { target: PathBuf, reason: String },
+}
+
+impl Destination {
+    pub fn target(&self) -> &Path {
+        match self {
+            Destination::Profile { target, .. } | Destination::Unroutable { target, .. } => target,
+        }
+    }
+}
+
+/// One leased item with its decided destination.
+#[derive(Debug)]
+pub struct Planned {
+    pub item: StoredItem,
+    pub id: String,
+    pub meta: Option<DeliveryMeta>,
+    pub destination: Destination,
+    /// The target was chosen now (not restored from an intent) and must be
+    /// recorded before writing.
+    pub new_intent: bool,
+}
+
+/// Plans one item against the settings in force.
+pub fn plan(item: StoredItem, settings: &InnerSettings, spool: &dyn Spool) -> Planned {
+    let id = EnvelopeId::from_u128(item.id).to_string();
+    let meta = match envelope::decode::<Body>(&item.header, usize::MAX) {
+        Ok(Body::Delivery(meta)) => Some(meta),
+        _ => None,
+    };
+    let remembered = spool.read_state(&intent_key(&id)).ok().flatten().and_then(|bytes| String::from_utf8(bytes).ok());
+    let destination = destination(meta.as_ref(), &id, settings);
+    let (destination, new_intent) = match remembered {
+        Some(path) => (with_target(destination, PathBuf::from(path)), false),
+        None => (destination, true),
+    };
+    Planned { item, id, meta, destination, new_intent }
+}
+
+fn destination(meta: Option<&DeliveryMeta>, id: &str, settings: &InnerSettings) -> Destination {
+    let unroutable =
+        |reason: String| Destination::Unroutable { target: settings.data_dir.join("unroutable").join(id), reason };
+    let Some(meta) = meta else {
+        return unroutable("the spool record is not a delivery".into());
+    };
+    if let Err(error) = envelope::validate_segment(&meta.channel).and(envelope::validate_path(&meta.path)) {
+        return unroutable(format!("unsafe channel or path: {error}"));
+    }
+    let Some(profile) = settings.profiles.iter().find(|p| p.matches(&meta.channel, &meta.path)) else {
+        return unroutable(format!("no profile matches channel {:?} path {:?}", meta.channel, meta.path));
+    };
+    let target = profile.directory.join(&meta.channel).join(&meta.path);
+    let target = match profile.if_exists {
+        IfExists::Rename if target.exists() => renamed(&target, id),
+        _ => target,
+    };
+    Destination::Profile { name: profile.name.clone(), target }
+}
+
+fn with_target(destination: Destination, target: PathBuf) -> Destination {
+    match destination {
+        Destination::Profile { name, .. } => Destination::Profile { name, target },
+        Destination::Unroutable { reason, .. } => Destination::Unroutable { target, reason },
+    }
+}
+
+/// `orders.csv` → `orders.<id>.csv`; `README` → `README.<id>`.
+fn renamed(target: &Path, id: &str) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let new_name = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{id}.{ext}"),
+        _ => format!("{name}.{id}"),
+    };
+    target.with_file_name(new_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renamed_keeps_the_extension() {
+        assert_eq!(renamed(Path::new("/x/orders.csv"), "ID"), PathBuf::from("/x/orders.ID.csv"));
+        assert_eq!(renamed(Path::new("/x/README"), "ID"), PathBuf::from("/x/README.ID"));
+        assert_eq!(renamed(Path::new("/x/.profile"), "ID"), PathBuf::from("/x/.profile.ID"));
+        assert_eq!(renamed(Path::new("/x/a.tar.gz"), "ID"), PathBuf::from("/x/a.tar.ID.gz"));
+    }
+}

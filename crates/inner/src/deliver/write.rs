@@ -1,0 +1,82 @@
+//! Putting bytes in place atomically: a hidden temp file in the target directory,
+//! fsync, rename over the final name, fsync the directory. A reader never sees a
+//! partial file; after a crash either the old state or the whole new file is there.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+use spool::StoredPayload;
+
+/// Writes `payload` to `target` atomically and durably. `tag` makes the temp name
+/// unique (the delivery id).
+pub fn write_atomically(target: &Path, payload: &StoredPayload, tag: &str) -> io::Result<()> {
+    let dir = target.parent().ok_or_else(|| io::Error::other("target has no parent directory"))?;
+    let name = target.file_name().ok_or_else(|| io::Error::other("target has no file name"))?;
+    create_dirs_durably(dir)?;
+    let temp = dir.join(format!(".{}.{tag}.part", name.to_string_lossy()));
+    let result = write_file(&temp, payload).and_then(|()| fs::rename(&temp, target)).and_then(|()| sync_dir(dir));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+fn write_file(path: &Path, payload: &StoredPayload) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    match payload {
+        StoredPayload::None => {}
+        StoredPayload::Inline(bytes) => file.write_all(bytes)?,
+        StoredPayload::File { path, .. } => {
+            io::copy(&mut File::open(path)?, &mut file)?;
+        }
+    }
+    file.sync_all()
+}
+
+/// Creates `dir` and any missing parents, fsyncing each parent that gained an
+/// entry, so a new directory survives a crash along with the file in it.
+pub fn create_dirs_durably(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs_durably(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => dir.parent().map_or(Ok(()), sync_dir),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_whole_files_and_leaves_no_temp() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let target = root.path().join("a/b/c.txt");
+        write_atomically(&target, &StoredPayload::Inline(b"one".to_vec()), "X").expect("write");
+        write_atomically(&target, &StoredPayload::Inline(b"two".to_vec()), "Y").expect("overwrite");
+        assert_eq!(fs::read(&target).expect("read"), b"two");
+        let names: Vec<_> =
+            fs::read_dir(root.path().join("a/b")).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("c.txt")]);
+    }
+
+    #[test]
+    fn copies_file_payloads() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let source = root.path().join("source");
+        fs::write(&source, vec![7u8; 300_000]).expect("source");
+        let target = root.path().join("out/big.bin");
+        write_atomically(&target, &StoredPayload::File { path: source, size: 300_000 }, "Z").expect("write");
+        assert_eq!(fs::read(&target).expect("read"), vec![7u8; 300_000]);
+    }
+}

@@ -1,0 +1,111 @@
+//! Starting an inner node: open the spool, start the MessageService (dialling the
+//! DMZ; in direct mode also listening for it), the deliverer, the config pusher and
+//! the admin API; shutdown through one `CancellationToken`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use envelope::NodeRole;
+use message_service::{Backoff, ClientConfig, Limits, Link, Node, ServerConfig};
+use plumbing::{StartError, bind, local_addr, log_exit, mode};
+use spool::{SledSpool, Spool, SpoolOptions};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::TO_DMZ;
+use crate::admin::{self, AdminState};
+use crate::deliver::Deliverer;
+use crate::push;
+use crate::receiver::InnerReceiver;
+use crate::settings::CurrentSettings;
+
+/// A started inner node.
+pub struct RunningInner {
+    pub admin_addr: SocketAddr,
+    /// Direct mode: where the inner listens for the DMZ.
+    pub message_service_addr: Option<SocketAddr>,
+    pub settings: CurrentSettings,
+    pub spool: Arc<dyn Spool>,
+    pub link: Link,
+    tasks: TaskTracker,
+}
+
+impl RunningInner {
+    /// Re-reads the config file and pushes the new partner-facing part.
+    pub async fn reload(&self) -> Result<(), Vec<String>> {
+        reload(&self.settings, self.spool.as_ref()).await
+    }
+
+    /// Waits until every service has stopped (after the shutdown token fired).
+    pub async fn wait(self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Reloads the settings and queues a config push.
+pub async fn reload(settings: &CurrentSettings, spool: &dyn Spool) -> Result<(), Vec<String>> {
+    let new = settings.reload().inspect_err(|problems| {
+        tracing::error!(message = "reload refused; the old config stays in force", problems = %problems.join("; "));
+    })?;
+    tracing::info!(message = "config reloaded");
+    push::enqueue_push(spool, &new).await.map_err(|e| vec![format!("config push: {e}")])
+}
+
+/// Starts the inner's services; they run until `shutdown` is cancelled.
+pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Result<RunningInner, StartError> {
+    let initial = settings.get();
+    let mut options = SpoolOptions::new(initial.data_dir.join("spool"));
+    options.inline_limit = options.inline_limit.min(initial.streaming_size as usize);
+    let spool: Arc<dyn Spool> = SledSpool::open(options)?;
+    let link = Link::new();
+    let node = Node { id: initial.node_id.clone(), role: NodeRole::Inner };
+    let receiver = Arc::new(InnerReceiver { spool: Arc::clone(&spool) });
+    let admin_listener = bind(initial.admin.listen, "admin").await?;
+    let tasks = TaskTracker::new();
+    let dmz = &initial.dmz;
+    let mut message_service_addr = None;
+    if let Some(listen) = dmz.listen {
+        let listener = bind(listen, "message service").await?;
+        message_service_addr = Some(local_addr(&listener)?);
+        let server = ServerConfig {
+            node: node.clone(),
+            mode: mode(dmz.mode),
+            allow: dmz.allow.clone(),
+            deny: dmz.deny.clone(),
+            limits: Limits::default(),
+            long_poll: dmz.long_poll,
+        };
+        let (s, r, l, t) = (Arc::clone(&spool), receiver.clone(), link.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            log_exit("message service", message_service::serve(listener, server, s, TO_DMZ, r, l, t).await)
+        });
+    }
+    let client = ClientConfig {
+        node,
+        mode: mode(dmz.mode),
+        peer_url: dmz.url.clone(),
+        limits: Limits::default(),
+        backoff: Backoff { max: dmz.reconnect_max, ..Backoff::default() },
+        long_poll: dmz.long_poll,
+        heartbeat: Duration::from_secs(15),
+    };
+    tasks.spawn(message_service::run_client(
+        client,
+        Arc::clone(&spool),
+        TO_DMZ,
+        receiver,
+        link.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(push::push_on_link_up(Arc::clone(&spool), settings.clone(), link.clone(), shutdown.clone()));
+    let deliverer = Deliverer { spool: Arc::clone(&spool), settings: settings.clone() };
+    tasks.spawn(deliverer.run(shutdown.clone()));
+    let admin_addr = local_addr(&admin_listener)?;
+    let router =
+        admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone() });
+    tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, shutdown).await) });
+    tracing::info!(message = "inner node started", node = %initial.node_id, admin = %admin_addr, dmz = %dmz.url, mode = ?dmz.mode);
+    Ok(RunningInner { admin_addr, message_service_addr, settings, spool, link, tasks })
+}

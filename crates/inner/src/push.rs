@@ -1,0 +1,83 @@
+//! The config push: the inner owns every channel and tells the DMZ only what it
+//! needs to serve partners — which listeners to run and each visible channel's
+//! *verifiers* (argon2 hashes, public keys). A channel with `invisible_to_dmz` is
+//! never included; credentials for reaching partners' own servers never are either.
+//!
+//! A push is an ordinary envelope in the `to-dmz` queue, so it is durable and
+//! retried like any other; it is enqueued at every link-up (a restarted DMZ gets the
+//! config again) and at every reload. The DMZ applies pushes in order.
+
+use envelope::{Body, ChannelVerifiers, DmzConfig, EnvelopeId, LoginVerifier};
+use message_service::{Link, LinkState};
+use spool::{NewItem, NewPayload, Spool, SpoolError};
+use tokio_util::sync::CancellationToken;
+
+use crate::TO_DMZ;
+use crate::settings::CurrentSettings;
+use config::InnerSettings;
+
+/// The partner-facing part of `settings`.
+pub fn partner_config(settings: &InnerSettings) -> DmzConfig {
+    DmzConfig {
+        generation: envelope::now_millis(),
+        streaming_size: settings.streaming_size,
+        listeners: settings.dmz_listeners.clone(),
+        channels: settings
+            .channels
+            .iter()
+            .filter(|c| !c.invisible_to_dmz)
+            .map(|c| ChannelVerifiers {
+                name: c.name.clone(),
+                logins: c
+                    .logins
+                    .iter()
+                    .map(|l| LoginVerifier {
+                        user: l.user.clone(),
+                        password_hash: l.password_hash.clone(),
+                        public_keys: l.public_keys.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Queues a push of the current partner-facing config for the DMZ.
+pub async fn enqueue_push(spool: &dyn Spool, settings: &InnerSettings) -> Result<(), SpoolError> {
+    let config = partner_config(settings);
+    let generation = config.generation;
+    let item = NewItem {
+        id: EnvelopeId::generate().as_u128(),
+        channel: None,
+        header: envelope::encode(&Body::ConfigPush(config)),
+        payload: NewPayload::None,
+    };
+    spool.enqueue(TO_DMZ, vec![item], false).await?;
+    tracing::info!(message = "config push queued for the DMZ", generation);
+    Ok(())
+}
+
+/// Pushes the config whenever the link comes up, until `shutdown`.
+pub async fn push_on_link_up(
+    spool: std::sync::Arc<dyn Spool>,
+    settings: CurrentSettings,
+    link: Link,
+    shutdown: CancellationToken,
+) {
+    let mut states = link.subscribe();
+    let mut was_up = false;
+    loop {
+        let is_up = matches!(*states.borrow_and_update(), LinkState::Up { .. });
+        if is_up
+            && !was_up
+            && let Err(error) = enqueue_push(spool.as_ref(), &settings.get()).await
+        {
+            tracing::error!(message = "could not queue the config push", %error);
+        }
+        was_up = is_up;
+        tokio::select! {
+            changed = states.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+    }
+}

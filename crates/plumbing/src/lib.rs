@@ -1,0 +1,86 @@
+//! Plumbing shared by the DMZ and the inner node: binding listeners with errors that
+//! name them, serving an admin router with graceful shutdown, the JSON shapes both
+//! status endpoints use, and start-up errors. The routes themselves belong to each
+//! role.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use message_service::{Link, LinkState};
+use serde_json::{Value, json};
+use spool::SpoolError;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Serves `router` until `shutdown`; in-flight requests finish first.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// The MessageService link as JSON.
+pub fn link_json(link: &Link) -> Value {
+    let last_contact = link.last_contact();
+    match link.state() {
+        LinkState::Up { peer, since } => {
+            json!({"state": "up", "peer": peer, "since": since, "last_contact": last_contact})
+        }
+        LinkState::Down { since, reason } => {
+            json!({"state": "down", "reason": reason, "since": since, "last_contact": last_contact})
+        }
+    }
+}
+
+/// A spool queue's depth and age as JSON.
+pub fn queue_json(stats: spool::QueueStats) -> Value {
+    let now = envelope::now_millis();
+    json!({
+        "depth": stats.depth,
+        "bytes": stats.bytes,
+        "oldest_age_ms": stats.oldest_enqueued_at.map(|t| now.saturating_sub(t)),
+    })
+}
+
+/// Spool usage against its quota as JSON.
+pub fn usage_json(usage: spool::Usage) -> Value {
+    json!({"used_bytes": usage.used_bytes, "quota_bytes": usage.quota_bytes})
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("cannot open the spool: {0}")]
+    Spool(#[from] SpoolError),
+}
+
+/// Binds a listener, naming it in the error.
+pub async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Io { what: format!("cannot bind the {what} listener on {addr}"), source })
+}
+
+/// The address a listener is bound to (its port, when bound to port 0).
+pub fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Io { what: "listener address".into(), source })
+}
+
+/// Logs how a service ended.
+pub fn log_exit(service: &str, result: std::io::Result<()>) {
+    match result {
+        Ok(()) => tracing::debug!(message = "service stopped", service),
+        Err(error) => tracing::error!(message = "service failed", service, %error),
+    }
+}
+
+/// Maps the config's mode onto the MessageService's.
+pub fn mode(mode: config::Mode) -> message_service::Mode {
+    match mode {
+        config::Mode::Direct => message_service::Mode::Direct,
+        config::Mode::Pushback => message_service::Mode::Pushback,
+    }
+}
