@@ -1,0 +1,72 @@
+//! `portcullis demo`: one DMZ and one inner node in pushback mode on 127.0.0.1,
+//! configured from `etc/demo/` (built into the binary), data under `--data`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use inner::settings::CurrentSettings;
+use tokio_util::sync::CancellationToken;
+
+use crate::run::{drain, failed, init_tracing, runtime, wait_for_stop};
+use crate::tools;
+
+const DMZ_TOML: &str = include_str!("../../../etc/demo/dmz.toml");
+const INNER_TOML: &str = include_str!("../../../etc/demo/inner.toml");
+
+pub fn run(data: &Path) -> ExitCode {
+    let dmz_settings = with_data_dir(DMZ_TOML, &data.join("dmz")).and_then(|t| config::parse_dmz(&t));
+    let inner_settings = with_data_dir(INNER_TOML, &data.join("inner")).and_then(|t| config::parse_inner(&t));
+    let (dmz_settings, inner_settings) = match (dmz_settings, inner_settings) {
+        (Ok(d), Ok(i)) => (d, i),
+        (d, i) => return tools::report(&[d.err(), i.err()].into_iter().flatten().flatten().collect::<Vec<_>>()),
+    };
+    init_tracing();
+    runtime().block_on(async {
+        let shutdown = CancellationToken::new();
+        let dmz = match dmz::start(dmz_settings, shutdown.clone()).await {
+            Ok(node) => node,
+            Err(error) => return failed(&error),
+        };
+        let inner = match inner::start(CurrentSettings::new(inner_settings, None), shutdown.clone()).await {
+            Ok(node) => node,
+            Err(error) => {
+                shutdown.cancel();
+                return failed(&error);
+            }
+        };
+        print_banner(data, &dmz, &inner);
+        wait_for_stop(|| async {}).await;
+        shutdown.cancel();
+        drain(async {
+            dmz.wait().await;
+            inner.wait().await;
+        })
+        .await
+    })
+}
+
+/// The demo config with `data_dir` pointed at `dir`.
+fn with_data_dir(text: &str, dir: &Path) -> Result<String, Vec<String>> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| vec![format!("built-in demo config: {e}")])?;
+    table.insert("data_dir".into(), toml::Value::String(dir.to_string_lossy().into_owned()));
+    toml::to_string(&table).map_err(|e| vec![format!("built-in demo config: {e}")])
+}
+
+fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner) {
+    let inbox = data.join("inner/inbox/demo");
+    println!(
+        "\nportcullis demo: a DMZ node and an inner node in pushback mode\n\n  \
+         MessageService (DMZ)   {ms}\n  \
+         DMZ admin              http://{dmz_admin}\n  \
+         inner admin            http://{inner_admin}\n\n  \
+         channel `demo`: partner login demo / password demo\n  \
+         deliver a file:  curl --data-binary @FILE 'http://{dmz_admin}/api/v1/deliveries?channel=demo&path=hello.txt'\n  \
+         it lands in:     {inbox}/\n  \
+         status:          curl http://{inner_admin}/api/v1/status\n\n\
+         Ctrl-C stops both nodes.\n",
+        ms = dmz.message_service_addr,
+        dmz_admin = dmz.admin_addr,
+        inner_admin = inner.admin_addr,
+        inbox = inbox.display(),
+    );
+}

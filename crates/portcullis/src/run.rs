@@ -1,0 +1,104 @@
+//! Running one role: load config, start, wait for a signal, drain with a deadline.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use inner::settings::CurrentSettings;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use crate::tools;
+
+/// How long shutdown may take before the process exits anyway.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
+pub fn dmz(path: &Path) -> ExitCode {
+    let settings = match config::load(path, config::parse_dmz) {
+        Ok(settings) => settings,
+        Err(problems) => return tools::report(&problems),
+    };
+    init_tracing();
+    runtime().block_on(async {
+        let shutdown = CancellationToken::new();
+        let node = match dmz::start(settings, shutdown.clone()).await {
+            Ok(node) => node,
+            Err(error) => return failed(&error),
+        };
+        wait_for_stop(|| async {}).await;
+        shutdown.cancel();
+        drain(node.wait()).await
+    })
+}
+
+pub fn inner(path: &Path) -> ExitCode {
+    let settings = match config::load(path, config::parse_inner) {
+        Ok(settings) => settings,
+        Err(problems) => return tools::report(&problems),
+    };
+    init_tracing();
+    runtime().block_on(async {
+        let shutdown = CancellationToken::new();
+        let current = CurrentSettings::new(settings, Some(path.to_path_buf()));
+        let node = match inner::start(current, shutdown.clone()).await {
+            Ok(node) => node,
+            Err(error) => return failed(&error),
+        };
+        wait_for_stop(|| async {
+            let _ = node.reload().await;
+        })
+        .await;
+        shutdown.cancel();
+        drain(node.wait()).await
+    })
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    // Without a runtime nothing can run; failing to build one is fatal at start-up.
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime")
+}
+
+pub fn failed(error: &dyn std::fmt::Display) -> ExitCode {
+    tracing::error!(message = "cannot start", %error);
+    ExitCode::FAILURE
+}
+
+/// Waits for SIGINT or SIGTERM; runs `on_hangup` at every SIGHUP meanwhile.
+pub async fn wait_for_stop<F, Fut>(on_hangup: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (Ok(mut term), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        tracing::error!(message = "cannot install signal handlers; stopping");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hangup.recv() => on_hangup().await,
+        }
+    }
+    tracing::info!(message = "stopping: draining sessions");
+}
+
+/// Waits for the services to stop, at most [`DRAIN_DEADLINE`].
+pub async fn drain(done: impl std::future::Future<Output = ()>) -> ExitCode {
+    match tokio::time::timeout(DRAIN_DEADLINE, done).await {
+        Ok(()) => {
+            tracing::info!(message = "stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(_) => {
+            tracing::warn!(message = "drain deadline passed; exiting anyway");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Workspace end-to-end tests: they start the real `portcullis` binary as child
+//! processes (a DMZ node and an inner node), inject payloads through the DMZ admin
+//! API, kill and restart nodes with SIGKILL, and check what lands in the inbox.
+
+mod support;
+
+mod bad_input;
+mod check_config;
+mod crash;
+mod delivery;
+mod demo;
+mod invisible;

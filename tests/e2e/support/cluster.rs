@@ -1,0 +1,234 @@
+//! A DMZ node and an inner node as real child processes, with generated configs
+//! on free loopback ports.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{free_port, http::get_json, wait_for};
+
+/// The argon2id hash of "demo".
+pub const DEMO_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$pRE6wIFzX7rdLnyvfJumPA$QQdrirshtnvFj2PPWTT2MXQk0DC7hDdzKZKSdFutmtI";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Direct,
+    Pushback,
+}
+
+/// Knobs for a test cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub mode: Mode,
+    /// Visible channels (each with login `<name>-user`).
+    pub channels: Vec<String>,
+    /// Channels marked `invisible_to_dmz`.
+    pub invisible: Vec<String>,
+    pub streaming_size: u64,
+    pub spool_quota_bytes: u64,
+    /// Extra lines for the DMZ's `[message_service]` table.
+    pub dmz_ms_extra: String,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            mode: Mode::Pushback,
+            channels: vec!["demo".into()],
+            invisible: Vec::new(),
+            streaming_size: 65_536,
+            spool_quota_bytes: 1 << 30,
+            dmz_ms_extra: String::new(),
+        }
+    }
+}
+
+/// One node process.
+pub struct NodeProcess {
+    role: &'static str,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl NodeProcess {
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "{} already running", self.role);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args([self.role, "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start portcullis");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        child.wait().ok()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Two nodes wired together; dropped → both killed, data removed.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub dmz: NodeProcess,
+    pub inner: NodeProcess,
+    pub dmz_admin: String,
+    pub inner_admin: String,
+    pub dmz_ms_port: u16,
+    pub client: reqwest::Client,
+    pub options: ClusterOptions,
+}
+
+impl Cluster {
+    /// Writes the configs; starts nothing.
+    pub fn new(options: ClusterOptions) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (dmz_ms, dmz_admin, inner_admin, inner_ms) = (free_port(), free_port(), free_port(), free_port());
+        let dmz_config = dir.path().join("dmz.toml");
+        let inner_config = dir.path().join("inner.toml");
+        std::fs::write(&dmz_config, dmz_toml(dir.path(), &options, dmz_ms, dmz_admin, inner_ms))
+            .expect("write dmz.toml");
+        std::fs::write(&inner_config, inner_toml(dir.path(), &options, dmz_ms, inner_admin, inner_ms))
+            .expect("write inner.toml");
+        let node =
+            |role, config| NodeProcess { role, config, log: dir.path().join(format!("{role}.log")), child: None };
+        Cluster {
+            dmz: node("dmz", dmz_config),
+            inner: node("inner", inner_config),
+            dmz_admin: format!("http://127.0.0.1:{dmz_admin}"),
+            inner_admin: format!("http://127.0.0.1:{inner_admin}"),
+            dmz_ms_port: dmz_ms,
+            client: reqwest::Client::new(),
+            options,
+            dir,
+        }
+    }
+
+    /// Starts both nodes and waits until the DMZ serves every visible channel.
+    pub async fn start(options: ClusterOptions) -> Cluster {
+        let mut cluster = Cluster::new(options);
+        cluster.dmz.start();
+        cluster.inner.start();
+        cluster.wait_for_channels().await;
+        cluster
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.dir.path().join("inner/inbox")
+    }
+
+    pub fn dmz_data(&self) -> PathBuf {
+        self.dir.path().join("dmz")
+    }
+
+    /// Waits until the DMZ has the pushed config with every visible channel.
+    pub async fn wait_for_channels(&self) {
+        let wanted = self.options.channels.clone();
+        wait_for("the DMZ to serve the pushed channels", Duration::from_secs(30), || async {
+            let channels = get_json(&self.client, &format!("{}/api/v1/channels", self.dmz_admin)).await?;
+            let names: Vec<&str> = channels.as_array()?.iter().filter_map(|c| c["name"].as_str()).collect();
+            wanted.iter().all(|w| names.contains(&w.as_str())).then_some(())
+        })
+        .await;
+    }
+
+    pub async fn dmz_status(&self) -> Option<Value> {
+        get_json(&self.client, &format!("{}/api/v1/status", self.dmz_admin)).await
+    }
+
+    /// Waits until the DMZ's outbound queue is empty (everything acked by the inner).
+    pub async fn wait_for_dmz_drained(&self) {
+        wait_for("the DMZ queue to drain", Duration::from_secs(60), || async {
+            let status = self.dmz_status().await?;
+            (status["queues"]["to-inner"]["depth"].as_u64()? == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Both nodes' last log lines, for failure messages.
+    pub fn logs(&self) -> String {
+        format!("--- dmz log ---\n{}\n--- inner log ---\n{}", self.dmz.log_tail(), self.inner.log_tail())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+fn dmz_toml(dir: &Path, o: &ClusterOptions, ms: u16, admin: u16, inner_ms: u16) -> String {
+    let mode = match o.mode {
+        Mode::Direct => format!("mode = \"direct\"\ninner_url = \"http://127.0.0.1:{inner_ms}\""),
+        Mode::Pushback => "mode = \"pushback\"".to_string(),
+    };
+    format!(
+        "role = \"dmz\"\nnode_id = \"test-dmz\"\ndata_dir = \"{data}\"\n\n\
+         [message_service]\nlisten = \"127.0.0.1:{ms}\"\n{mode}\nreconnect_max_ms = 300\n{extra}\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
+         [limits]\nmax_payload_bytes = {max}\nspool_quota_bytes = {quota}\n",
+        data = dir.join("dmz").display(),
+        extra = o.dmz_ms_extra,
+        max = o.streaming_size,
+        quota = o.spool_quota_bytes,
+    )
+}
+
+fn inner_toml(dir: &Path, o: &ClusterOptions, dmz_ms: u16, admin: u16, inner_ms: u16) -> String {
+    let mode = match o.mode {
+        Mode::Direct => format!("mode = \"direct\"\nlisten = \"127.0.0.1:{inner_ms}\""),
+        Mode::Pushback => "mode = \"pushback\"".to_string(),
+    };
+    let mut text = format!(
+        "role = \"inner\"\nnode_id = \"test-inner\"\ndata_dir = \"{data}\"\nstreaming_size = {streaming}\n\n\
+         [dmz]\nurl = \"http://127.0.0.1:{dmz_ms}\"\n{mode}\nreconnect_max_ms = 300\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\n",
+        data = dir.join("inner").display(),
+        streaming = o.streaming_size,
+    );
+    let channels = o.channels.iter().map(|c| (c, false)).chain(o.invisible.iter().map(|c| (c, true)));
+    for (name, invisible) in channels {
+        text += &format!(
+            "\n[[channels]]\nname = \"{name}\"\ninvisible_to_dmz = {invisible}\n\n\
+             [[channels.logins]]\nuser = \"{name}-user\"\npassword_hash = \"{DEMO_HASH}\"\n"
+        );
+    }
+    text + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n"
+}
