@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod check_config;
+mod config_push;
 mod crash;
 mod delivery;
 mod demo;

@@ -39,7 +39,10 @@ mod tests {
             body: Body::Delivery(DeliveryMeta {
                 channel: "acme".into(),
                 protocol: Protocol::Sftp,
-                partner: Partner { login: Some("acme".into()), remote: Some("192.0.2.7:50022".parse().unwrap()) },
+                partner: Partner {
+                    login: Some("acme".into()),
+                    remote: Some("192.0.2.7:50022".parse().expect("address")),
+                },
                 path: "in/orders.csv".into(),
                 received_at: 1_700_000_000_000,
                 size: payload.len() as u64,

@@ -80,9 +80,19 @@ impl NodeProcess {
 
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        child.wait().ok()
+        self.signal("TERM");
+        self.child.take()?.wait().ok()
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`, ...) to the running process.
+    pub fn signal(&self, name: &str) {
+        let child = self.child.as_ref().expect("process running");
+        let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} failed");
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
     }
 
     pub fn log_text(&self) -> String {
