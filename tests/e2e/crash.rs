@@ -17,6 +17,18 @@ fn stream(count: usize) -> Vec<Item> {
         .collect()
 }
 
+/// Starts injecting `items` with `workers` senders in the background.
+fn start_injecting(
+    cluster: &Cluster,
+    items: &[Item],
+    workers: usize,
+) -> (Arc<AtomicUsize>, tokio::task::JoinHandle<Vec<Injected>>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let task =
+        inject_many(cluster.client.clone(), cluster.dmz_admin.clone(), items.to_vec(), workers, Arc::clone(&accepted));
+    (accepted, tokio::spawn(task))
+}
+
 /// Splits items by whether their injection was acknowledged.
 fn split(items: &[Item], results: &[Injected]) -> (Vec<Item>, Vec<Item>) {
     let (accepted, unknown): (Vec<_>, Vec<_>) = items.iter().zip(results).partition(|(_, r)| r.accepted());
@@ -27,14 +39,7 @@ fn split(items: &[Item], results: &[Injected]) -> (Vec<Item>, Vec<Item>) {
 async fn dmz_killed_mid_stream_delivers_every_acknowledged_payload_once() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;
     let items = stream(600);
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let injecting = tokio::spawn(inject_many(
-        cluster.client.clone(),
-        cluster.dmz_admin.clone(),
-        items.clone(),
-        8,
-        Arc::clone(&accepted),
-    ));
+    let (accepted, injecting) = start_injecting(&cluster, &items, 8);
     wait_for("150 acknowledged injections", Duration::from_secs(60), || async {
         (accepted.load(Ordering::SeqCst) >= 150).then_some(())
     })
@@ -52,14 +57,7 @@ async fn dmz_killed_mid_stream_delivers_every_acknowledged_payload_once() {
 async fn inner_killed_mid_stream_delivers_every_acknowledged_payload_once() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;
     let items = stream(600);
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let injecting = tokio::spawn(inject_many(
-        cluster.client.clone(),
-        cluster.dmz_admin.clone(),
-        items.clone(),
-        8,
-        Arc::clone(&accepted),
-    ));
+    let (_, injecting) = start_injecting(&cluster, &items, 8);
     wait_for("some deliveries on the inner", Duration::from_secs(60), || async {
         let records = delivered_records(&cluster.client, &cluster.inner_admin).await?;
         (records.len() >= 100).then_some(())
@@ -79,14 +77,7 @@ async fn both_killed_repeatedly_still_deliver_exactly_once() {
     let items = stream(450);
     let (mut must, mut may) = (Vec::new(), Vec::new());
     for round in items.chunks(150) {
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let injecting = tokio::spawn(inject_many(
-            cluster.client.clone(),
-            cluster.dmz_admin.clone(),
-            round.to_vec(),
-            4,
-            Arc::clone(&accepted),
-        ));
+        let (accepted, injecting) = start_injecting(&cluster, round, 4);
         wait_for("acknowledged injections in this round", Duration::from_secs(60), || async {
             (accepted.load(Ordering::SeqCst) >= 40).then_some(())
         })

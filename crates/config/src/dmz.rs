@@ -129,28 +129,20 @@ impl DmzFile {
 
 impl MessageServiceFile {
     fn validate(self, problems: &mut Problems) -> DmzMessageService {
-        let inner_url = match (self.mode, &self.inner_url) {
-            (Mode::Direct, None) => {
-                problems.push("message_service.inner_url: required in direct mode");
-                None
-            }
-            (Mode::Pushback, Some(_)) => {
-                problems.push("message_service.inner_url: the DMZ never dials inward in pushback mode; remove it");
-                None
-            }
-            (_, Some(url)) => Some(problems.http_url("message_service.inner_url", url)),
-            (Mode::Pushback, None) => None,
-        };
-        problems.range("message_service.long_poll_secs", self.long_poll_secs, 1, 300);
-        problems.range("message_service.reconnect_max_ms", self.reconnect_max_ms, 10, 600_000);
+        let field = "message_service.inner_url";
+        let inner_url = problems
+            .direct_only(field, self.mode, self.inner_url.as_deref(), "the DMZ never dials inward")
+            .map(|url| problems.http_url(field, url));
+        let (long_poll, reconnect_max) =
+            problems.link_timing("message_service", self.long_poll_secs, self.reconnect_max_ms);
         DmzMessageService {
             listen: problems.socket_addr("message_service.listen", &self.listen),
             mode: self.mode,
             inner_url,
             allow: problems.cidrs("message_service.allow", &self.allow),
             deny: problems.cidrs("message_service.deny", &self.deny),
-            long_poll: Duration::from_secs(self.long_poll_secs),
-            reconnect_max: Duration::from_millis(self.reconnect_max_ms),
+            long_poll,
+            reconnect_max,
         }
     }
 }

@@ -194,28 +194,18 @@ impl InnerFile {
 
 impl DmzLinkFile {
     fn validate(self, problems: &mut Problems) -> DmzLink {
-        let listen = match (self.mode, &self.listen) {
-            (Mode::Direct, None) => {
-                problems.push("dmz.listen: required in direct mode (the DMZ posts to it)");
-                None
-            }
-            (Mode::Pushback, Some(_)) => {
-                problems.push("dmz.listen: the inner does not listen in pushback mode; remove it");
-                None
-            }
-            (_, Some(text)) => Some(problems.socket_addr("dmz.listen", text)),
-            (Mode::Pushback, None) => None,
-        };
-        problems.range("dmz.long_poll_secs", self.long_poll_secs, 1, 300);
-        problems.range("dmz.reconnect_max_ms", self.reconnect_max_ms, 10, 600_000);
+        let listen = problems
+            .direct_only("dmz.listen", self.mode, self.listen.as_deref(), "the inner does not listen")
+            .map(|text| problems.socket_addr("dmz.listen", text));
+        let (long_poll, reconnect_max) = problems.link_timing("dmz", self.long_poll_secs, self.reconnect_max_ms);
         DmzLink {
             url: problems.http_url("dmz.url", &self.url),
             mode: self.mode,
             listen,
             allow: problems.cidrs("dmz.allow", &self.allow),
             deny: problems.cidrs("dmz.deny", &self.deny),
-            long_poll: Duration::from_secs(self.long_poll_secs),
-            reconnect_max: Duration::from_millis(self.reconnect_max_ms),
+            long_poll,
+            reconnect_max,
         }
     }
 }

@@ -1,9 +1,12 @@
 //! TOML → file structs, collecting unknown keys, and the [`Problems`] collector.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::de::DeserializeOwned;
+
+use crate::Mode;
 
 /// Every problem found so far, one readable line each.
 #[derive(Debug, Default)]
@@ -53,6 +56,35 @@ impl Problems {
             self.push(format!("{field}: {text:?} is not a URL like \"http://10.0.0.5:8020\""));
         }
         text.trim_end_matches('/').to_string()
+    }
+
+    /// A setting of direct mode only: required there, refused in pushback mode
+    /// (`pushback_note` says why).
+    pub fn direct_only<'a>(
+        &mut self,
+        field: &str,
+        mode: Mode,
+        value: Option<&'a str>,
+        pushback_note: &str,
+    ) -> Option<&'a str> {
+        match (mode, value) {
+            (Mode::Direct, None) => {
+                self.push(format!("{field}: required in direct mode"));
+                None
+            }
+            (Mode::Pushback, Some(_)) => {
+                self.push(format!("{field}: {pushback_note} in pushback mode; remove it"));
+                None
+            }
+            (_, value) => value,
+        }
+    }
+
+    /// `<table>.long_poll_secs` and `<table>.reconnect_max_ms`, checked.
+    pub fn link_timing(&mut self, table: &str, long_poll_secs: u64, reconnect_max_ms: u64) -> (Duration, Duration) {
+        self.range(&format!("{table}.long_poll_secs"), long_poll_secs, 1, 300);
+        self.range(&format!("{table}.reconnect_max_ms"), reconnect_max_ms, 10, 600_000);
+        (Duration::from_secs(long_poll_secs), Duration::from_millis(reconnect_max_ms))
     }
 
     /// Records a problem unless `value` is within `min..=max`.
