@@ -17,12 +17,14 @@
 //!   or `POST /api/v1/reload`);
 //! - [`push`]: what of the config the DMZ gets (channels' verifiers, listeners; never
 //!   an `invisible_to_dmz` channel, never a secret) and when (link up, reload);
-//! - [`receiver::InnerReceiver`], [`deliver::Deliverer`], [`admin`], [`node::start`].
+//! - [`receiver::InnerReceiver`], [`deliver::Deliverer`], [`admin`], [`node::start`];
+//! - [`housekeeping`]: forgets dedupe entries and journal records after 30 days.
 
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod deliver;
+pub mod housekeeping;
 pub mod node;
 pub mod push;
 pub mod receiver;

@@ -102,6 +102,7 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     tasks.spawn(push::push_on_link_up(Arc::clone(&spool), settings.clone(), link.clone(), shutdown.clone()));
     let deliverer = Deliverer { spool: Arc::clone(&spool), settings: settings.clone() };
     tasks.spawn(deliverer.run(shutdown.clone()));
+    tasks.spawn(crate::housekeeping::run(Arc::clone(&spool), shutdown.clone()));
     let admin_addr = local_addr(&admin_listener)?;
     let router =
         admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone() });
