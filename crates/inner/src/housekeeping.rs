@@ -98,8 +98,7 @@ mod tests {
         assert_eq!(keys, vec![record_key("new")]);
 
         prune(spool.as_ref(), now + 60_000).await.expect("prune all seen");
-        assert!(
-            matches!(spool.enqueue("q", vec![item(7)], true).await.expect("after"), ref v if matches!(v[..], [Enqueued::Added(_)]))
-        );
+        let after = spool.enqueue("q", vec![item(7)], true).await.expect("after");
+        assert!(matches!(after[..], [Enqueued::Added(_)]), "{after:?}");
     }
 }
