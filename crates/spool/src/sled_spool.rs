@@ -30,18 +30,23 @@ pub struct SpoolOptions {
     pub quota_bytes: u64,
     /// Payloads up to this many bytes are kept inside the database record.
     pub inline_limit: usize,
+    /// Memory sled may use to cache pages; bounds the spool's memory whatever the
+    /// queue length (sled's own default is 1 GiB).
+    pub cache_bytes: u64,
 }
 
 impl SpoolOptions {
     pub const DEFAULT_QUOTA_BYTES: u64 = 10 << 30;
     pub const DEFAULT_INLINE_LIMIT: usize = 64 << 10;
+    pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
 
-    /// Defaults: 10 GiB quota, 64 KiB inline limit.
+    /// Defaults: 10 GiB quota, 64 KiB inline limit, 32 MiB page cache.
     pub fn new(dir: impl Into<PathBuf>) -> SpoolOptions {
         SpoolOptions {
             dir: dir.into(),
             quota_bytes: Self::DEFAULT_QUOTA_BYTES,
             inline_limit: Self::DEFAULT_INLINE_LIMIT,
+            cache_bytes: Self::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -90,6 +95,7 @@ impl SledSpool {
         let db = sled::Config::new()
             .path(options.dir.join("db"))
             .flush_every_ms(None)
+            .cache_capacity(options.cache_bytes)
             .segment_size(SEGMENT_SIZE)
             .open()
             .map_err(db_err)?;
