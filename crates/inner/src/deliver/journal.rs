@@ -6,6 +6,8 @@
 //! delivered/<id>   → DeliveryRecord (JSON) written with the ack; intent deleted
 //! ```
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 /// Where the intent of an unfinished delivery is kept.
@@ -43,7 +45,28 @@ pub struct DeliveryRecord {
     pub reason: Option<String>,
 }
 
-/// Microseconds since the Unix epoch.
+/// Microseconds since the Unix epoch, strictly increasing within this process, so
+/// that journal times order deliveries even when several finish within one µs.
 pub fn now_micros() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(current) => last = current,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_times_strictly_increase() {
+        let times: Vec<u64> = (0..10_000).map(|_| now_micros()).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]));
+    }
 }
