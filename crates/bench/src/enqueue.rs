@@ -55,7 +55,7 @@ fn rate(items: u64, elapsed: Duration) -> f64 {
     items as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
-fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
+pub(crate) fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
     let parent = std::env::var_os("PORTCULLIS_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     tempfile::Builder::new().prefix("portcullis-bench-").tempdir_in(parent)
 }
