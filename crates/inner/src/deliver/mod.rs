@@ -2,8 +2,10 @@
 //! them in place, exactly once in effect, in order per channel.
 //!
 //! One round: lease a batch → plan each item ([`plan`]) → record the new intents
-//! (one commit) → write each file atomically ([`write`]) → ack the written items
-//! together with their journal records and intent deletions (one commit). A crash
+//! (one commit) → write and fsync the files under temp names, several at once →
+//! rename them into place in batch order (so a channel's files appear in order) →
+//! fsync each directory once ([`write`]) → ack the placed items together with their
+//! journal records and intent deletions (one commit). A crash
 //! anywhere repeats the round for the unacked items, which find their intents and
 //! rewrite the same files, so the effect is one file and one journal record.
 //!
@@ -25,9 +27,12 @@ use crate::INBOUND;
 use crate::settings::CurrentSettings;
 use journal::{DeliveryRecord, intent_key, now_micros, record_key};
 use plan::{Destination, Planned};
+use write::Prepared;
 
 /// Items leased per round.
 const BATCH: usize = 64;
+/// Files written and fsynced at once within a batch.
+const PARALLEL_WRITES: usize = 8;
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(30);
 
@@ -75,25 +80,18 @@ impl Deliverer {
     /// Delivers what it can of one batch; returns the seqs left undelivered.
     async fn round(&self, items: Vec<spool::StoredItem>) -> Vec<Seq> {
         let settings = self.settings.get();
-        let planned: Vec<Planned> = items.into_iter().map(|i| plan::plan(i, &settings, self.spool.as_ref())).collect();
+        let mut planned: Vec<Planned> =
+            items.into_iter().map(|i| plan::plan(i, &settings, self.spool.as_ref())).collect();
         if let Err(error) = self.spool.write_state(intents(&planned)).await {
             tracing::error!(message = "cannot record delivery intents", %error);
             return planned.iter().map(|p| p.item.seq).collect();
         }
-        let mut done = Vec::new();
-        let mut rest = planned.into_iter();
-        for planned in rest.by_ref() {
-            match write(&planned).await {
-                Ok(()) => done.push(planned),
-                Err(error) => {
-                    tracing::warn!(message = "delivery failed; will retry", id = %planned.id, target = %planned.destination.target().display(), %error);
-                    let mut left = vec![planned.item.seq];
-                    left.extend(rest.map(|p| p.item.seq));
-                    return self.finish(done).await.into_iter().chain(left).collect();
-                }
-            }
-        }
-        self.finish(done).await
+        let prepared = prepare_all(&planned).await;
+        let in_place = tokio::task::spawn_blocking(move || publish_in_order(prepared)).await.unwrap_or(0);
+        let rest = planned.split_off(in_place);
+        let mut undelivered = self.finish(planned).await;
+        undelivered.extend(rest.iter().map(|p| p.item.seq));
+        undelivered
     }
 
     /// Acks the delivered items with their journal records; returns the seqs
@@ -125,13 +123,57 @@ fn intents(planned: &[Planned]) -> Vec<StateWrite> {
         .collect()
 }
 
-async fn write(planned: &Planned) -> std::io::Result<()> {
-    let target = planned.destination.target().to_path_buf();
-    let payload = planned.item.payload.clone();
-    let tag = planned.id.clone();
-    tokio::task::spawn_blocking(move || write::write_atomically(&target, &payload, &tag))
-        .await
-        .map_err(std::io::Error::other)?
+/// Writes and fsyncs every planned file, [`PARALLEL_WRITES`] at a time; the
+/// results come back in plan order.
+async fn prepare_all(planned: &[Planned]) -> Vec<std::io::Result<Prepared>> {
+    let mut results = Vec::with_capacity(planned.len());
+    for chunk in planned.chunks(PARALLEL_WRITES) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|p| {
+                let (target, payload, tag) =
+                    (p.destination.target().to_path_buf(), p.item.payload.clone(), p.id.clone());
+                tokio::task::spawn_blocking(move || write::prepare(&target, &payload, &tag))
+            })
+            .collect();
+        for (task, planned) in tasks.into_iter().zip(chunk) {
+            let result = task.await.map_err(std::io::Error::other).and_then(|r| r);
+            if let Err(error) = &result {
+                tracing::warn!(message = "delivery failed; will retry", id = %planned.id, target = %planned.destination.target().display(), %error);
+            }
+            results.push(result);
+        }
+    }
+    results
+}
+
+/// Renames the prepared files into place in plan order, up to the first failure,
+/// and fsyncs their directories; discards the rest. Returns how many leading
+/// items are durably in place.
+fn publish_in_order(prepared: Vec<std::io::Result<Prepared>>) -> usize {
+    let mut published = Vec::new();
+    let mut stopped = false;
+    for result in prepared {
+        match result {
+            Ok(file) if !stopped => match file.publish() {
+                Ok(()) => published.push(file),
+                Err(error) => {
+                    tracing::warn!(message = "delivery failed; will retry", target = %file.target().display(), %error);
+                    file.discard();
+                    stopped = true;
+                }
+            },
+            Ok(file) => file.discard(),
+            Err(_) => stopped = true,
+        }
+    }
+    match write::sync_parents(published.iter().map(Prepared::target)) {
+        Ok(()) => published.len(),
+        Err(error) => {
+            tracing::warn!(message = "cannot fsync delivery directories; will retry", %error);
+            0
+        }
+    }
 }
 
 fn record(planned: &Planned) -> DeliveryRecord {
@@ -173,5 +215,32 @@ fn log_delivery(record: &DeliveryRecord) {
         );
     } else {
         tracing::error!(message = "delivery unroutable; kept aside", id = %record.id, channel = %record.channel, path = %record.path, reason = record.reason.as_deref().unwrap_or(""), target = %record.target);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spool::StoredPayload;
+
+    #[test]
+    fn publishing_stops_at_the_first_failure_and_leaves_no_temp_files() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let bytes = |b: &[u8]| StoredPayload::Inline(b.to_vec());
+        std::fs::write(root.path().join("not-a-dir"), b"").expect("file");
+        let prepared = vec![
+            write::prepare(&root.path().join("out/a.txt"), &bytes(b"a"), "A"),
+            write::prepare(&root.path().join("not-a-dir/b.txt"), &bytes(b"b"), "B"),
+            write::prepare(&root.path().join("out/c.txt"), &bytes(b"c"), "C"),
+        ];
+        assert!(prepared[1].is_err());
+        assert_eq!(publish_in_order(prepared), 1);
+        let names: Vec<_> =
+            std::fs::read_dir(root.path().join("out")).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("a.txt")],
+            "c must not appear before b, and no temp file may stay"
+        );
     }
 }

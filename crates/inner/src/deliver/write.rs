@@ -1,25 +1,71 @@
 //! Putting bytes in place atomically: a hidden temp file in the target directory,
 //! fsync, rename over the final name, fsync the directory. A reader never sees a
 //! partial file; after a crash either the old state or the whole new file is there.
+//!
+//! For a batch the steps split: [`prepare`] (write + fsync, several at once),
+//! [`Prepared::publish`] (rename, in delivery order, so files of a channel appear in
+//! order), [`sync_parents`] (one fsync per directory for the whole batch).
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use spool::StoredPayload;
 
-/// Writes `payload` to `target` atomically and durably. `tag` makes the temp name
-/// unique (the delivery id).
-pub fn write_atomically(target: &Path, payload: &StoredPayload, tag: &str) -> io::Result<()> {
+/// A payload written and fsynced under a hidden temp name beside its target,
+/// not yet visible under the target's name.
+#[derive(Debug)]
+pub struct Prepared {
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+impl Prepared {
+    /// Makes the file visible under its final name (one atomic rename). Durable
+    /// only after [`sync_parents`].
+    pub fn publish(&self) -> io::Result<()> {
+        fs::rename(&self.temp, &self.target)
+    }
+
+    /// Deletes the temp file of a payload that will not be published.
+    pub fn discard(self) {
+        let _ = fs::remove_file(&self.temp);
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+}
+
+/// Writes `payload` beside `target` under a temp name (`tag` makes it unique: the
+/// delivery id) and fsyncs it; creates missing directories durably.
+pub fn prepare(target: &Path, payload: &StoredPayload, tag: &str) -> io::Result<Prepared> {
     let dir = target.parent().ok_or_else(|| io::Error::other("target has no parent directory"))?;
     let name = target.file_name().ok_or_else(|| io::Error::other("target has no file name"))?;
     create_dirs_durably(dir)?;
     let temp = dir.join(format!(".{}.{tag}.part", name.to_string_lossy()));
-    let result = write_file(&temp, payload).and_then(|()| fs::rename(&temp, target)).and_then(|()| sync_dir(dir));
-    if result.is_err() {
+    write_file(&temp, payload).inspect_err(|_| {
         let _ = fs::remove_file(&temp);
+    })?;
+    Ok(Prepared { temp, target: target.to_path_buf() })
+}
+
+/// Fsyncs each distinct parent directory of `targets` once, making their renames
+/// durable.
+pub fn sync_parents<'a>(targets: impl IntoIterator<Item = &'a Path>) -> io::Result<()> {
+    let parents: BTreeSet<&Path> = targets.into_iter().filter_map(Path::parent).collect();
+    parents.into_iter().try_for_each(sync_dir)
+}
+
+/// Writes `payload` to `target` atomically and durably, on its own.
+pub fn write_atomically(target: &Path, payload: &StoredPayload, tag: &str) -> io::Result<()> {
+    let prepared = prepare(target, payload, tag)?;
+    if let Err(error) = prepared.publish() {
+        prepared.discard();
+        return Err(error);
     }
-    result
+    sync_parents([target])
 }
 
 fn write_file(path: &Path, payload: &StoredPayload) -> io::Result<()> {
