@@ -51,12 +51,13 @@ pub struct Throughput {
 
 /// Runs every end-to-end case; returns the markdown tables.
 pub async fn run() -> Result<String, BoxError> {
+    // First, before the other cases leave freed heap behind for it to reuse.
+    let queue_rows = memory::queue_length().await?;
     let cluster = Cluster::start().await?;
     let light = light_load(&cluster).await?;
     let loaded = throughput(&cluster).await?;
     let payload_rows = memory::payload_size(&cluster).await?;
     cluster.shutdown().await;
-    let queue_rows = memory::queue_length().await?;
     let mut out = String::from("### Latency at light load (1 KiB, one every 20 ms)\n\n");
     out.push_str(&latency_table(&light, LIGHT_COUNT));
     out.push_str(&format!("\n### Throughput ({LOAD_COUNT} × 1 KiB, {SENDERS} concurrent senders)\n\n"));
