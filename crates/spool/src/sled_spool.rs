@@ -21,6 +21,11 @@ use crate::staging::SledStagingFile;
 /// appear are fsynced by the committer anyway.) Fixed at database creation.
 const SEGMENT_SIZE: usize = 8 << 20;
 
+/// How long `open` waits for sled's lock file: a spool dropped a moment ago in
+/// this process may still be closing in sled's background threads, and a node
+/// restarted quickly may race its predecessor's exit.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where and how big a spool is.
 #[derive(Debug, Clone)]
 pub struct SpoolOptions {
@@ -97,9 +102,8 @@ impl SledSpool {
             .path(options.dir.join("db"))
             .flush_every_ms(None)
             .cache_capacity(options.cache_bytes)
-            .segment_size(SEGMENT_SIZE)
-            .open()
-            .map_err(db_err)?;
+            .segment_size(SEGMENT_SIZE);
+        let db = open_when_unlocked(&db)?;
         recovery::check_format(&db)?;
         let recovered = recovery::recover(&db, &files)?;
         let seen = db.open_tree("seen").map_err(db_err)?;
@@ -243,5 +247,21 @@ impl Spool for SledSpool {
 
     fn usage(&self) -> Usage {
         self.quota.usage()
+    }
+}
+
+/// Opens sled, retrying while another holder of the directory's lock goes away;
+/// after [`LOCK_WAIT`] the lock error is returned (the directory is in use).
+fn open_when_unlocked(config: &sled::Config) -> Result<sled::Db, SpoolError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result.map_err(db_err),
+        }
     }
 }
