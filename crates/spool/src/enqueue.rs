@@ -1,10 +1,10 @@
 //! The enqueue path: reserve quota → allocate seqs → place payload files →
-//! committer (one atomic write of records + `seen`, made durable) → index.
+//! hide the seqs → committer (one atomic write of records + `seen`, made
+//! durable) → count the added items and unhide the seqs.
 
 use std::sync::Arc;
 
 use crate::api::{Enqueued, NewItem, NewPayload, Seq, SpoolError, StoredItem, StoredPayload};
-use crate::leases::ItemMeta;
 use crate::payloads::PayloadDir;
 use crate::quota::Reservation;
 use crate::record::{PayloadRef, Record};
@@ -14,7 +14,8 @@ use crate::sled_spool::{SledSpool, db_err, now_millis};
 /// One item ready to be written: its encoded record, its payload file in place.
 struct Prepared {
     record: NewRecord,
-    meta: ItemMeta,
+    payload_bytes: u64,
+    has_file: bool,
     /// Bytes of this item in the call's reservation ([`unreserved_bytes`]).
     call_bytes: u64,
     /// Quota of a staged payload (the rest is in the call's reservation).
@@ -24,13 +25,20 @@ struct Prepared {
 /// What the caller keeps of a [`Prepared`] while the committer has the record.
 struct Added {
     seq: Seq,
-    meta: ItemMeta,
+    payload_bytes: u64,
+    has_file: bool,
     call_bytes: u64,
     staged: Option<Reservation>,
 }
 
 fn split(p: Prepared) -> (NewRecord, Added) {
-    let added = Added { seq: p.record.seq, meta: p.meta, call_bytes: p.call_bytes, staged: p.staged };
+    let added = Added {
+        seq: p.record.seq,
+        payload_bytes: p.payload_bytes,
+        has_file: p.has_file,
+        call_bytes: p.call_bytes,
+        staged: p.staged,
+    };
     (p.record, added)
 }
 
@@ -48,17 +56,20 @@ impl SledSpool {
         let mut reservation = self.quota.try_reserve(items.iter().map(unreserved_bytes).sum())?;
         let seqs =
             items.iter().map(|_| self.db.generate_id().map_err(db_err)).collect::<Result<Vec<Seq>, SpoolError>>()?;
-        let prepared = self.prepare(items, seqs).await?;
-        let wrote_files = prepared.iter().any(|p| p.meta.has_file);
+        let prepared = self.prepare(items, seqs.clone()).await?;
+        let wrote_files = prepared.iter().any(|p| p.has_file);
         let (records, rest): (Vec<NewRecord>, Vec<Added>) = prepared.into_iter().map(split).unzip();
         let write = Write::Enqueue { tree, items: records, dedupe, seen_at: now_millis() };
-        // On error the records may or may not be in sled, so the files stay: the
-        // next open keeps the pairs that made it and deletes orphan files.
-        let outcomes = self.committer.commit(write, wrote_files).await?;
+        // Not leasable, ackable or counted before the commit is acknowledged.
+        self.with_index(queue, |index| index.hide(&seqs));
+        // On error the records may or may not be in sled, so the files stay (and
+        // the seqs stay hidden): the next open keeps the pairs that made it and
+        // deletes orphan files.
+        let outcomes = self.committer.commit(write, wrote_files).await?.enqueued;
         let mut added = Vec::with_capacity(rest.len());
         for (item, outcome) in rest.into_iter().zip(&outcomes) {
             if *outcome == Enqueued::Duplicate {
-                if item.meta.has_file {
+                if item.has_file {
                     self.files.remove(item.seq);
                 }
                 drop(reservation.split(item.call_bytes));
@@ -67,7 +78,7 @@ impl SledSpool {
             }
         }
         reservation.keep();
-        self.index_added(queue, added);
+        self.index_added(queue, added, &seqs);
         Ok(outcomes)
     }
 
@@ -85,14 +96,16 @@ impl SledSpool {
             .map_err(|e| SpoolError::Io(std::io::Error::other(e)))?
     }
 
-    fn index_added(&self, queue: &str, added: Vec<Added>) {
+    /// Counts the added items and makes all of the call's seqs visible.
+    fn index_added(&self, queue: &str, added: Vec<Added>, seqs: &[Seq]) {
         self.with_index(queue, |index| {
             for item in added {
                 if let Some(staged) = item.staged {
                     staged.keep();
                 }
-                index.insert(item.seq, item.meta);
+                index.added(item.payload_bytes);
             }
+            index.unhide(seqs);
             index.bump();
         });
     }
@@ -112,16 +125,6 @@ pub(crate) fn stored_item(files: &PayloadDir, seq: Seq, record: Record) -> Store
         header: record.header,
         payload,
         enqueued_at: record.enqueued_at,
-    }
-}
-
-pub(crate) fn meta_of(record: &Record) -> ItemMeta {
-    ItemMeta {
-        channel: record.channel.as_deref().map(Arc::from),
-        payload_bytes: record.payload.size(),
-        charge: record.charge(),
-        enqueued_at: record.enqueued_at,
-        has_file: matches!(record.payload, PayloadRef::File(_)),
     }
 }
 
@@ -193,14 +196,15 @@ fn prepare_one(
             return Err(e);
         }
     };
-    let meta = meta_of(&record);
-    Ok(Prepared { record: NewRecord { seq, id: record.id, value }, meta, call_bytes, staged })
+    let payload_bytes = record.payload.size();
+    let has_file = matches!(record.payload, PayloadRef::File(_));
+    Ok(Prepared { record: NewRecord { seq, id: record.id, value }, payload_bytes, has_file, call_bytes, staged })
 }
 
 /// Best effort after a failed enqueue; whatever is left is an orphan that the
 /// next open deletes.
 fn discard_files(files: &PayloadDir, prepared: &[Prepared]) {
-    for item in prepared.iter().filter(|item| item.meta.has_file) {
+    for item in prepared.iter().filter(|item| item.has_file) {
         files.remove(item.record.seq);
     }
 }

@@ -1,116 +1,133 @@
-//! The in-memory index of one queue: which items exist (committed, not acked),
-//! which are leased, and the queue's watch counter.
+//! What the spool keeps in memory per queue: two counters, the leased items,
+//! the seqs of enqueues not yet acknowledged, and the queue's watch counter.
+//! Nothing here grows with the queue length: the items themselves are only in
+//! the queue's sled tree (`scan.rs` walks it to pick items to lease).
 //!
 //! Leases are deliberately not persisted: after a restart every item is
 //! unleased and will be handed out again (at-least-once delivery).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::api::{QueueStats, Seq};
-
-/// What the index keeps per item (the record itself stays in sled).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ItemMeta {
-    pub channel: Option<Arc<str>>,
-    pub payload_bytes: u64,
-    /// Header + payload bytes, counted against the quota.
-    pub charge: u64,
-    pub enqueued_at: u64,
-    /// The payload is a file under `payloads/`.
-    pub has_file: bool,
-}
-
-#[derive(Debug)]
-struct Entry {
-    meta: ItemMeta,
-    leased: bool,
-}
+use crate::api::Seq;
 
 #[derive(Debug, Default)]
 pub(crate) struct QueueIndex {
-    items: BTreeMap<Seq, Entry>,
-    /// Number of leased items per channel; a channel present here is blocked.
-    leased_channels: HashMap<Arc<str>, usize>,
+    /// Committed, visible, not acked items (leased ones included).
+    depth: u64,
+    /// Payload bytes of those items.
     payload_bytes: u64,
+    /// Leased items and their channel (shared with `leased_channels`).
+    leased: HashMap<Seq, Option<Arc<str>>>,
+    /// The channels with leased items (blocked channels). Also the intern
+    /// table: a leased channel's name exists once.
+    leased_channels: HashMap<Arc<str>, Blocked>,
+    /// Seqs whose records may be in sled but whose enqueue has not been
+    /// acknowledged yet (in the committer, or failed: those stay until reopen).
+    /// `lease`, `ack` and the stats ignore them, as if not there yet.
+    hidden: HashSet<Seq>,
+    /// Where the next lease walk starts. Every visible item before it is
+    /// leased, or of a blocked channel and not before that channel's
+    /// `first_skipped`. Moves back to a returned item, to the `first_skipped`
+    /// of a channel that unblocks, and to a newly visible item.
+    scan_from: Seq,
     watch: Option<watch::Sender<u64>>,
 }
 
+#[derive(Debug)]
+struct Blocked {
+    leased: usize,
+    /// No lower seq than this of the channel is unleased (seen by the walks).
+    first_skipped: Seq,
+}
+
 impl QueueIndex {
-    pub(crate) fn insert(&mut self, seq: Seq, meta: ItemMeta) {
-        self.payload_bytes += meta.payload_bytes;
-        if let Some(old) = self.items.insert(seq, Entry { meta, leased: false }) {
-            // Seqs are unique; keep the accounting right regardless.
-            self.payload_bytes -= old.meta.payload_bytes;
+    /// An index for items found at open (recovery).
+    pub(crate) fn with_counters(depth: u64, payload_bytes: u64) -> QueueIndex {
+        QueueIndex { depth, payload_bytes, ..QueueIndex::default() }
+    }
+
+    /// Counts a committed item (its enqueue is being acknowledged).
+    pub(crate) fn added(&mut self, payload_bytes: u64) {
+        self.depth += 1;
+        self.payload_bytes += payload_bytes;
+    }
+
+    /// Uncounts an item whose removal was committed (acked).
+    pub(crate) fn removed(&mut self, payload_bytes: u64) {
+        self.depth = self.depth.saturating_sub(1);
+        self.payload_bytes = self.payload_bytes.saturating_sub(payload_bytes);
+    }
+
+    pub(crate) fn depth(&self) -> u64 {
+        self.depth
+    }
+
+    pub(crate) fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
+
+    pub(crate) fn hide(&mut self, seqs: &[Seq]) {
+        self.hidden.extend(seqs);
+    }
+
+    pub(crate) fn unhide(&mut self, seqs: &[Seq]) {
+        for seq in seqs {
+            self.hidden.remove(seq);
+            self.scan_from = self.scan_from.min(*seq);
         }
     }
 
-    /// Picks up to `max` items by the lease rule and marks them leased: FIFO,
-    /// skipping leased items and every item of a channel that has an item leased
-    /// by an earlier call.
-    pub(crate) fn lease(&mut self, max: usize) -> Vec<Seq> {
-        let mut chosen = Vec::new();
-        for (seq, entry) in &mut self.items {
-            if chosen.len() >= max {
-                break;
-            }
-            if entry.leased {
-                continue;
-            }
-            let blocked = entry.meta.channel.as_ref().is_some_and(|c| self.leased_channels.contains_key(c));
-            if !blocked {
-                entry.leased = true;
-                chosen.push(*seq);
-            }
+    pub(crate) fn scan_from(&self) -> Seq {
+        self.scan_from
+    }
+
+    /// A lease walk left every item up to `last` leased or blocked.
+    pub(crate) fn scanned_to(&mut self, last: Seq) {
+        self.scan_from = self.scan_from.max(last.saturating_add(1));
+    }
+
+    pub(crate) fn is_hidden(&self, seq: Seq) -> bool {
+        self.hidden.contains(&seq)
+    }
+
+    pub(crate) fn is_leased(&self, seq: Seq) -> bool {
+        self.leased.contains_key(&seq)
+    }
+
+    /// True if some item of `channel` is leased; then the walk skips `seq`.
+    pub(crate) fn skips(&mut self, channel: &str, seq: Seq) -> bool {
+        let Some(blocked) = self.leased_channels.get_mut(channel) else { return false };
+        blocked.first_skipped = blocked.first_skipped.min(seq);
+        true
+    }
+
+    /// No unleased item can be in the queue.
+    pub(crate) fn all_leased(&self) -> bool {
+        self.depth <= self.leased.len() as u64
+    }
+
+    /// Marks an item leased (and its channel blocked).
+    pub(crate) fn mark_leased(&mut self, seq: Seq, channel: Option<&str>) {
+        let channel = channel.map(|name| self.block(name));
+        if let Some(old) = self.leased.insert(seq, channel) {
+            // Not reached (the lease scan skips leased items); keep counts right.
+            self.returned(seq, old);
         }
-        // Items taken in this call do not block each other; count them only now.
-        for seq in &chosen {
-            if let Some(channel) = self.items.get(seq).and_then(|e| e.meta.channel.clone()) {
-                *self.leased_channels.entry(channel).or_insert(0) += 1;
-            }
-        }
-        chosen
     }
 
     /// Returns leased items to the queue. True if any was leased.
     pub(crate) fn release(&mut self, seqs: &[Seq]) -> bool {
         let mut any = false;
         for seq in seqs {
-            if let Some(entry) = self.items.get_mut(seq)
-                && entry.leased
-            {
-                entry.leased = false;
-                let channel = entry.meta.channel.clone();
-                self.unblock(channel);
+            if let Some(channel) = self.leased.remove(seq) {
+                self.returned(*seq, channel);
                 any = true;
             }
         }
         any
-    }
-
-    /// Forgets an item for good (acked), leased or not.
-    pub(crate) fn remove(&mut self, seq: Seq) -> Option<ItemMeta> {
-        let entry = self.items.remove(&seq)?;
-        self.payload_bytes -= entry.meta.payload_bytes;
-        if entry.leased {
-            self.unblock(entry.meta.channel.clone());
-        }
-        Some(entry.meta)
-    }
-
-    pub(crate) fn contains(&self, seq: Seq) -> bool {
-        self.items.contains_key(&seq)
-    }
-
-    pub(crate) fn stats(&self) -> QueueStats {
-        QueueStats {
-            depth: self.items.len() as u64,
-            bytes: self.payload_bytes,
-            // Seqs grow with time, so the head is the oldest item.
-            oldest_enqueued_at: self.items.values().next().map(|e| e.meta.enqueued_at),
-        }
     }
 
     pub(crate) fn subscribe(&mut self) -> watch::Receiver<u64> {
@@ -124,13 +141,35 @@ impl QueueIndex {
         }
     }
 
-    fn unblock(&mut self, channel: Option<Arc<str>>) {
-        let Some(channel) = channel else { return };
-        if let Some(count) = self.leased_channels.get_mut(&channel) {
-            *count -= 1;
-            if *count == 0 {
-                self.leased_channels.remove(&channel);
-            }
+    /// Counts one more leased item of `name`; returns the shared name.
+    fn block(&mut self, name: &str) -> Arc<str> {
+        if let Some((shared, blocked)) = self.leased_channels.get_key_value(name) {
+            let shared = Arc::clone(shared);
+            let blocked = Blocked { leased: blocked.leased + 1, first_skipped: blocked.first_skipped };
+            self.leased_channels.insert(Arc::clone(&shared), blocked);
+            return shared;
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.leased_channels.insert(Arc::clone(&shared), Blocked { leased: 1, first_skipped: Seq::MAX });
+        shared
+    }
+
+    /// Item `seq` of `channel` is no longer leased (released or acked): the
+    /// next walk must see it and, if its channel unblocks, the channel's items.
+    fn returned(&mut self, seq: Seq, channel: Option<Arc<str>>) {
+        let Some(channel) = channel else {
+            self.scan_from = self.scan_from.min(seq);
+            return;
+        };
+        let Some(blocked) = self.leased_channels.get_mut(&channel) else {
+            self.scan_from = self.scan_from.min(seq);
+            return;
+        };
+        blocked.leased -= 1;
+        blocked.first_skipped = blocked.first_skipped.min(seq);
+        if blocked.leased == 0 {
+            self.scan_from = self.scan_from.min(blocked.first_skipped);
+            self.leased_channels.remove(&channel);
         }
     }
 }
@@ -139,55 +178,62 @@ impl QueueIndex {
 mod tests {
     use super::*;
 
-    fn meta(channel: Option<&str>) -> ItemMeta {
-        ItemMeta { channel: channel.map(Arc::from), payload_bytes: 10, charge: 12, enqueued_at: 5, has_file: false }
-    }
-
-    fn index(channels: &[Option<&str>]) -> QueueIndex {
-        let mut index = QueueIndex::default();
-        for (i, channel) in channels.iter().enumerate() {
-            index.insert(i as Seq + 1, meta(*channel));
-        }
-        index
-    }
-
     #[test]
-    fn one_call_takes_a_channel_run_in_order() {
-        let mut q = index(&[Some("a"), Some("a"), None, Some("b")]);
-        assert_eq!(q.lease(10), vec![1, 2, 3, 4]);
-        assert_eq!(q.lease(10), Vec::<Seq>::new());
-    }
-
-    #[test]
-    fn leased_channel_blocks_later_calls() {
-        let mut q = index(&[Some("a"), Some("a"), None, Some("b"), Some("a")]);
-        assert_eq!(q.lease(1), vec![1]);
-        assert_eq!(q.lease(10), vec![3, 4]);
-        assert!(q.release(&[1]));
+    fn leases_block_their_channel_until_all_are_back() {
+        let mut q = QueueIndex::with_counters(3, 30);
+        q.mark_leased(1, Some("a"));
+        q.mark_leased(2, Some("a"));
+        q.mark_leased(3, None);
+        assert!(q.skips("a", 4) && q.is_leased(3) && q.all_leased());
+        assert!(q.release(&[1, 3]));
         assert!(!q.release(&[1]));
-        assert_eq!(q.lease(10), vec![1, 2, 5]);
+        assert!(q.skips("a", 4) && !q.is_leased(1) && !q.all_leased());
+        assert!(q.release(&[2]));
+        assert!(!q.skips("a", 4));
     }
 
     #[test]
-    fn released_head_waits_while_a_later_item_of_its_channel_is_out() {
-        let mut q = index(&[Some("a"), Some("a")]);
-        assert_eq!(q.lease(2), vec![1, 2]);
-        q.release(&[1]);
-        assert_eq!(q.lease(5), Vec::<Seq>::new());
-        assert!(q.remove(2).is_some());
-        assert_eq!(q.lease(5), vec![1]);
+    fn a_channel_name_is_shared_by_its_leased_items() {
+        let mut q = QueueIndex::default();
+        q.mark_leased(1, Some("a"));
+        q.mark_leased(2, Some("a"));
+        let first = q.leased.get(&1).cloned().flatten();
+        let second = q.leased.get(&2).cloned().flatten();
+        assert!(first.zip(second).is_some_and(|(x, y)| Arc::ptr_eq(&x, &y)));
     }
 
     #[test]
-    fn stats_follow_inserts_and_removes() {
-        let mut q = index(&[None, Some("a")]);
-        assert_eq!(q.stats(), QueueStats { depth: 2, bytes: 20, oldest_enqueued_at: Some(5) });
-        q.lease(1);
-        q.remove(1);
-        q.remove(2);
-        assert_eq!(q.remove(2), None);
-        assert_eq!(q.stats(), QueueStats::default());
-        assert!(q.lease(3).is_empty());
+    fn counters_and_hidden_seqs() {
+        let mut q = QueueIndex::default();
+        q.added(10);
+        q.added(5);
+        q.removed(10);
+        assert_eq!((q.depth(), q.payload_bytes()), (1, 5));
+        q.hide(&[7, 8]);
+        q.unhide(&[7]);
+        assert!(!q.is_hidden(7) && q.is_hidden(8));
+    }
+
+    #[test]
+    fn the_walk_restarts_where_items_may_have_become_leasable() {
+        let mut q = QueueIndex::with_counters(1, 1);
+        q.scanned_to(9);
+        assert_eq!(q.scan_from(), 10);
+        q.unhide(&[12, 7]);
+        assert_eq!(q.scan_from(), 7);
+        q.mark_leased(8, Some("a"));
+        q.mark_leased(9, Some("a"));
+        q.mark_leased(11, None);
+        q.scanned_to(20);
+        assert!(q.skips("a", 15) && q.skips("a", 17));
+        assert!(!q.release(&[3]));
+        assert!(q.release(&[11]));
+        assert_eq!(q.scan_from(), 11);
+        q.scanned_to(20);
+        assert!(q.release(&[9]));
+        assert_eq!(q.scan_from(), 21, "a is still blocked by 8");
+        assert!(q.release(&[8]));
+        assert_eq!(q.scan_from(), 8);
     }
 
     #[test]

@@ -47,11 +47,6 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// Bytes this item counts against the quota.
-    pub(crate) fn charge(&self) -> u64 {
-        self.header.len() as u64 + self.payload.size()
-    }
-
     /// Fails only for fields longer than `u32::MAX` bytes.
     pub(crate) fn encode(&self) -> Result<Vec<u8>, SpoolError> {
         let mut out = Vec::with_capacity(64 + self.header.len() + inline_len(&self.payload));
@@ -79,8 +74,30 @@ impl Record {
         }
         Ok(out)
     }
+}
 
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Record, SpoolError> {
+/// A record's payload, borrowed from the encoded value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PayloadSlice<'a> {
+    None,
+    Inline(&'a [u8]),
+    File(u64),
+}
+
+/// A record parsed in place (nothing copied): enough to learn an item's
+/// channel, time, quota charge and payload kind without decoding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordRef<'a> {
+    pub id: ItemId,
+    pub enqueued_at: u64,
+    pub channel: Option<&'a str>,
+    pub header: &'a [u8],
+    pub payload: PayloadSlice<'a>,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Strict: unknown version or tag, short input or trailing bytes fail.
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<RecordRef<'a>, SpoolError> {
         let mut r = Reader { rest: bytes };
         let version = r.u8()?;
         if version != VERSION {
@@ -90,20 +107,53 @@ impl Record {
         let enqueued_at = u64::from_be_bytes(r.array()?);
         let channel = match r.u8()? {
             0 => None,
-            1 => Some(String::from_utf8(r.bytes()?.to_vec()).map_err(|_| corrupt("channel is not UTF-8".into()))?),
+            1 => Some(std::str::from_utf8(r.bytes()?).map_err(|_| corrupt("channel is not UTF-8".into()))?),
             tag => return Err(corrupt(format!("unknown channel tag {tag}"))),
         };
-        let header = r.bytes()?.to_vec();
+        let header = r.bytes()?;
         let payload = match r.u8()? {
-            0 => PayloadRef::None,
-            1 => PayloadRef::Inline(r.bytes()?.to_vec()),
-            2 => PayloadRef::File(u64::from_be_bytes(r.array()?)),
+            0 => PayloadSlice::None,
+            1 => PayloadSlice::Inline(r.bytes()?),
+            2 => PayloadSlice::File(u64::from_be_bytes(r.array()?)),
             tag => return Err(corrupt(format!("unknown payload tag {tag}"))),
         };
         if !r.rest.is_empty() {
             return Err(corrupt(format!("{} trailing bytes", r.rest.len())));
         }
-        Ok(Record { id, enqueued_at, channel, header, payload })
+        Ok(RecordRef { id, enqueued_at, channel, header, payload })
+    }
+
+    pub(crate) fn payload_bytes(&self) -> u64 {
+        match self.payload {
+            PayloadSlice::None => 0,
+            PayloadSlice::Inline(bytes) => bytes.len() as u64,
+            PayloadSlice::File(size) => size,
+        }
+    }
+
+    /// Bytes this item counts against the quota: header + payload.
+    pub(crate) fn charge(&self) -> u64 {
+        self.header.len() as u64 + self.payload_bytes()
+    }
+
+    /// The payload is a file under `payloads/`.
+    pub(crate) fn has_file(&self) -> bool {
+        matches!(self.payload, PayloadSlice::File(_))
+    }
+
+    pub(crate) fn to_owned(self) -> Record {
+        let payload = match self.payload {
+            PayloadSlice::None => PayloadRef::None,
+            PayloadSlice::Inline(bytes) => PayloadRef::Inline(bytes.to_vec()),
+            PayloadSlice::File(size) => PayloadRef::File(size),
+        };
+        Record {
+            id: self.id,
+            enqueued_at: self.enqueued_at,
+            channel: self.channel.map(str::to_string),
+            header: self.header.to_vec(),
+            payload,
+        }
     }
 }
 
@@ -196,7 +246,7 @@ mod tests {
             for channel in [None, Some("ch"), Some("")] {
                 let record = sample(payload.clone(), channel);
                 let encoded = record.encode().expect("small record");
-                assert_eq!(Record::decode(&encoded).ok(), Some(record));
+                assert_eq!(RecordRef::parse(&encoded).ok().map(RecordRef::to_owned), Some(record));
             }
         }
     }
@@ -205,19 +255,34 @@ mod tests {
     fn rejects_damage() {
         let encoded = sample(PayloadRef::Inline(vec![9; 10]), Some("c")).encode().expect("small record");
         for cut in 0..encoded.len() {
-            assert!(matches!(Record::decode(&encoded[..cut]), Err(SpoolError::Corrupt(_))));
+            assert!(matches!(RecordRef::parse(&encoded[..cut]), Err(SpoolError::Corrupt(_))));
         }
         let mut longer = encoded.clone();
         longer.push(0);
-        assert!(matches!(Record::decode(&longer), Err(SpoolError::Corrupt(_))));
+        assert!(matches!(RecordRef::parse(&longer), Err(SpoolError::Corrupt(_))));
         let mut wrong_version = encoded;
         wrong_version[0] = 2;
-        assert!(matches!(Record::decode(&wrong_version), Err(SpoolError::Corrupt(_))));
+        assert!(matches!(RecordRef::parse(&wrong_version), Err(SpoolError::Corrupt(_))));
     }
 
     #[test]
     fn charge_counts_header_and_payload() {
-        assert_eq!(sample(PayloadRef::File(100), None).charge(), 103);
-        assert_eq!(sample(PayloadRef::None, None).charge(), 3);
+        for (payload, charge) in [(PayloadRef::File(100), 103), (PayloadRef::None, 3)] {
+            let encoded = sample(payload, None).encode().expect("small record");
+            assert_eq!(RecordRef::parse(&encoded).map(|r| r.charge()).ok(), Some(charge));
+        }
+    }
+
+    #[test]
+    fn parse_in_place_agrees_with_decode() {
+        for payload in [PayloadRef::None, PayloadRef::Inline(vec![1, 2, 3]), PayloadRef::File(1 << 40)] {
+            let record = sample(payload, Some("ch"));
+            let encoded = record.encode().expect("small record");
+            let parsed = RecordRef::parse(&encoded).expect("valid");
+            assert_eq!(parsed.channel, Some("ch"));
+            assert_eq!(parsed.payload_bytes(), record.payload.size());
+            assert_eq!(parsed.has_file(), matches!(record.payload, PayloadRef::File(_)));
+            assert_eq!(parsed.to_owned(), record);
+        }
     }
 }

@@ -1,14 +1,14 @@
 //! What `open` does before serving: check the format, clear `staging/`, rebuild
-//! the queue indexes and quota usage, drop records whose payload file is
-//! missing, delete payload files no record references.
+//! the queue counters and quota usage, drop records whose payload file is
+//! missing, delete payload files no record references. Only the seqs of items
+//! with a payload file are held while this runs; nothing per item stays.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::api::{Seq, SpoolError};
-use crate::enqueue::meta_of;
 use crate::leases::QueueIndex;
 use crate::payloads::{PayloadDir, remove_quietly};
-use crate::record::{PayloadRef, Record, decode_seq_key};
+use crate::record::{PayloadSlice, RecordRef, decode_seq_key};
 use crate::sled_spool::db_err;
 
 const QUEUE_PREFIX: &str = "q:";
@@ -66,7 +66,7 @@ pub(crate) fn recover(db: &sled::Db, files: &PayloadDir) -> Result<Recovered, Sp
     Ok(recovered)
 }
 
-/// Reads one queue tree into an index; returns it with the bytes it uses.
+/// Counts one queue tree into an index; returns it with the bytes it uses.
 fn load_queue(
     queue: &str,
     tree: &sled::Tree,
@@ -74,13 +74,12 @@ fn load_queue(
     referenced: &mut HashSet<Seq>,
     dropped: &mut usize,
 ) -> Result<(QueueIndex, u64), SpoolError> {
-    let mut index = QueueIndex::default();
-    let mut used = 0;
+    let (mut depth, mut payload_bytes, mut used) = (0, 0, 0);
     for entry in tree.iter() {
         let (key, value) = entry.map_err(db_err)?;
         let seq = decode_seq_key(&key)?;
-        let record = Record::decode(&value)?;
-        if let PayloadRef::File(size) = record.payload
+        let record = RecordRef::parse(&value)?;
+        if let PayloadSlice::File(size) = record.payload
             && !payload_file_ok(files, seq, size)?
         {
             tracing::warn!(queue, seq, id = record.id, "payload file missing; dropping record");
@@ -88,13 +87,14 @@ fn load_queue(
             *dropped += 1;
             continue;
         }
-        if matches!(record.payload, PayloadRef::File(_)) {
+        if record.has_file() {
             referenced.insert(seq);
         }
         used += record.charge();
-        index.insert(seq, meta_of(&record));
+        depth += 1;
+        payload_bytes += record.payload_bytes();
     }
-    Ok((index, used))
+    Ok((QueueIndex::with_counters(depth, payload_bytes), used))
 }
 
 /// False if the file is missing. A file of another size cannot come from our

@@ -38,8 +38,13 @@ pub(crate) struct NewRecord {
     pub value: Vec<u8>,
 }
 
-/// What a write produced: enqueue outcomes, or nothing.
-pub(crate) type Outcome = Vec<Enqueued>;
+/// What a write produced: enqueue outcomes; for a removal, the records it
+/// really removed (an ack racing another ack of the same seq finds it gone).
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub enqueued: Vec<Enqueued>,
+    pub removed: Vec<(Seq, sled::IVec)>,
+}
 
 /// Durability targets besides sled's own flush.
 pub(crate) struct Files {
@@ -105,21 +110,24 @@ fn apply_one(
                 queue.insert(&seq_key(item.seq), item.value.as_slice())?;
                 outcomes.push(Enqueued::Added(item.seq));
             }
-            Ok(outcomes)
+            Ok(Outcome { enqueued: outcomes, removed: Vec::new() })
         }
         Write::Remove { seqs, state: writes, .. } => {
+            let mut removed = Vec::with_capacity(seqs.len());
             for seq in seqs {
-                queue.remove(&seq_key(*seq))?;
+                if let Some(value) = queue.remove(&seq_key(*seq))? {
+                    removed.push((*seq, value));
+                }
             }
             apply_state(state, writes)?;
-            Ok(Vec::new())
+            Ok(Outcome { enqueued: Vec::new(), removed })
         }
-        Write::State(writes) => apply_state(state, writes).map(|()| Vec::new()),
+        Write::State(writes) => apply_state(state, writes).map(|()| Outcome::default()),
         Write::ForgetSeen(keys) => {
             for key in keys {
                 seen.remove(key)?;
             }
-            Ok(Vec::new())
+            Ok(Outcome::default())
         }
     }
 }

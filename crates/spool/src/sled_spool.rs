@@ -9,10 +9,12 @@ use tokio::sync::watch;
 
 use crate::api::{Enqueued, NewItem, QueueStats, Seq, Spool, SpoolError, StagingFile, StateWrite, StoredItem, Usage};
 use crate::committer::Committer;
+use crate::enqueue::stored_item;
 use crate::leases::QueueIndex;
 use crate::payloads::PayloadDir;
 use crate::quota::Quota;
 use crate::recovery;
+use crate::scan;
 use crate::staging::SledStagingFile;
 
 /// sled's log segment size. sled writes any page larger than a quarter of a
@@ -36,8 +38,10 @@ pub struct SpoolOptions {
     /// Payloads up to this many bytes are kept inside the database record.
     pub inline_limit: usize,
     /// Memory sled may use to cache pages (sled's own default is 1 GiB). Bounds
-    /// sled's share of the spool's memory whatever the queue length; the
-    /// in-memory queue index still takes ~150 bytes per queued item.
+    /// sled's share of the spool's memory whatever the queue length. The rest of
+    /// the spool's memory does not grow with queue length or payload size either:
+    /// per queue it keeps two counters plus the leased items (what is in flight)
+    /// and the seqs of enqueues in progress.
     pub cache_bytes: u64,
 }
 
@@ -65,7 +69,7 @@ pub struct SledSpool {
     pub(crate) state: sled::Tree,
     pub(crate) files: Arc<PayloadDir>,
     pub(crate) quota: Quota,
-    queues: Mutex<HashMap<String, QueueIndex>>,
+    queues: Mutex<HashMap<String, Arc<Mutex<QueueIndex>>>>,
     trees: Mutex<HashMap<String, sled::Tree>>,
     pub(crate) committer: Committer,
 }
@@ -116,7 +120,7 @@ impl SledSpool {
             seen,
             state,
             files,
-            queues: Mutex::new(recovered.queues),
+            queues: Mutex::new(recovered.queues.into_iter().map(|(q, i)| (q, Arc::new(Mutex::new(i)))).collect()),
             trees: Mutex::new(recovered.trees),
             committer,
         }))
@@ -138,55 +142,55 @@ impl SledSpool {
         Ok(tree)
     }
 
-    /// Runs `f` on the index of `queue`, creating an empty one if needed.
+    /// The tree of `queue` if it exists (no tree: no items).
+    pub(crate) fn existing_tree(&self, queue: &str) -> Option<sled::Tree> {
+        lock(&self.trees).get(queue).cloned()
+    }
+
+    /// The index of `queue`, created empty if needed.
+    fn index(&self, queue: &str) -> Arc<Mutex<QueueIndex>> {
+        let mut queues = lock(&self.queues);
+        if let Some(index) = queues.get(queue) {
+            return Arc::clone(index);
+        }
+        Arc::clone(queues.entry(queue.to_string()).or_default())
+    }
+
+    /// Runs `f` on the index of `queue` (locked), creating an empty one if needed.
     pub(crate) fn with_index<R>(&self, queue: &str, f: impl FnOnce(&mut QueueIndex) -> R) -> R {
-        let mut queues = lock(&self.queues);
-        if let Some(index) = queues.get_mut(queue) {
-            return f(index);
-        }
-        f(queues.entry(queue.to_string()).or_default())
+        f(&mut lock(&self.index(queue)))
     }
 
-    async fn lease_items(&self, queue: &str, max: usize) -> Result<Vec<StoredItem>, SpoolError> {
-        let seqs = self.with_index(queue, |index| index.lease(max));
-        if seqs.is_empty() {
+    /// Walks the queue's tree with its index locked, so concurrent lease calls
+    /// of one queue see each other's leases (other queues are not held up).
+    fn lease_items(&self, queue: &str, max: usize) -> Result<Vec<StoredItem>, SpoolError> {
+        let Some(tree) = self.existing_tree(queue) else {
             return Ok(Vec::new());
-        }
-        let tree = self.queue_tree(queue)?;
-        let mut items = Vec::with_capacity(seqs.len());
-        let mut vanished = Vec::new();
-        for seq in &seqs {
-            match self.read_item(&tree, *seq) {
-                Ok(Some(item)) => items.push(item),
-                // Acked concurrently (ack of an unleased item): just skip it.
-                Ok(None) => vanished.push(*seq),
-                Err(e) => {
-                    self.with_index(queue, |index| index.release(&seqs));
-                    return Err(e);
-                }
-            }
-        }
-        if !vanished.is_empty() {
-            self.with_index(queue, |index| index.release(&vanished));
-        }
-        Ok(items)
-    }
-
-    fn read_item(&self, tree: &sled::Tree, seq: Seq) -> Result<Option<StoredItem>, SpoolError> {
-        let Some(value) = tree.get(crate::record::seq_key(seq)).map_err(db_err)? else {
-            return Ok(None);
         };
-        let record = crate::record::Record::decode(&value)?;
-        Ok(Some(crate::enqueue::stored_item(&self.files, seq, record)))
+        let chosen = self.with_index(queue, |index| scan::lease(index, &tree, max))?;
+        Ok(chosen.into_iter().map(|(seq, record)| stored_item(&self.files, seq, record)).collect())
     }
 
-    fn release_items(&self, queue: &str, seqs: &[Seq]) {
-        let mut queues = lock(&self.queues);
-        if let Some(index) = queues.get_mut(queue)
-            && index.release(seqs)
-        {
+    pub(crate) fn release_items(&self, queue: &str, seqs: &[Seq]) {
+        let Some(index) = lock(&self.queues).get(queue).cloned() else { return };
+        let mut index = lock(&index);
+        if index.release(seqs) {
             index.bump();
         }
+    }
+
+    fn stats(&self, queue: &str) -> QueueStats {
+        let Some(index) = lock(&self.queues).get(queue).cloned() else {
+            return QueueStats::default();
+        };
+        let tree = self.existing_tree(queue);
+        let index = lock(&index);
+        let oldest = tree.map_or(Ok(None), |tree| scan::oldest(&index, &tree));
+        let oldest_enqueued_at = oldest.unwrap_or_else(|e| {
+            tracing::warn!(queue, error = %e, "reading the head of the queue failed");
+            None
+        });
+        QueueStats { depth: index.depth(), bytes: index.payload_bytes(), oldest_enqueued_at }
     }
 }
 
@@ -197,7 +201,7 @@ impl Spool for SledSpool {
     }
 
     async fn lease(&self, queue: &str, max: usize) -> Result<Vec<StoredItem>, SpoolError> {
-        self.lease_items(queue, max).await
+        self.lease_items(queue, max)
     }
 
     async fn ack(&self, queue: &str, seqs: &[Seq], state: Vec<StateWrite>) -> Result<(), SpoolError> {
@@ -242,7 +246,7 @@ impl Spool for SledSpool {
     }
 
     fn queue_stats(&self, queue: &str) -> QueueStats {
-        lock(&self.queues).get(queue).map(QueueIndex::stats).unwrap_or_default()
+        self.stats(queue)
     }
 
     fn usage(&self) -> Usage {

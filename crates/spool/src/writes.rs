@@ -1,27 +1,41 @@
 //! The other durable writes: ack (+ state), state alone, pruning `seen`.
 
 use crate::api::{Seq, SpoolError, StateWrite};
-use crate::record::decode_seen_value;
+use crate::record::{RecordRef, decode_seen_value, seq_key};
 use crate::round::Write;
 use crate::sled_spool::{SledSpool, db_err};
 
 impl SledSpool {
     /// Has the committer remove the items and apply `state` atomically, then
-    /// forgets them in memory and deletes their files.
+    /// uncounts what it really removed and deletes their files.
     pub(crate) async fn ack_items(&self, queue: &str, seqs: &[Seq], state: Vec<StateWrite>) -> Result<(), SpoolError> {
-        let present: Vec<Seq> =
-            self.with_index(queue, |index| seqs.iter().copied().filter(|seq| index.contains(*seq)).collect());
-        if present.is_empty() && state.is_empty() {
-            return Ok(());
-        }
+        let present = self.present(queue, seqs)?;
         if present.is_empty() {
+            // Nothing to remove; a lease of an item acked meanwhile ends here.
+            self.release_items(queue, seqs);
             return self.write_state_only(state).await;
         }
         let tree = self.queue_tree(queue)?;
-        let write = Write::Remove { tree, seqs: present.clone(), state };
-        self.committer.commit(write, false).await?;
-        self.forget(queue, &present).await;
+        let write = Write::Remove { tree, seqs: present, state };
+        let removed = self.committer.commit(write, false).await?.removed;
+        self.forget(queue, seqs, removed).await;
         Ok(())
+    }
+
+    /// The seqs that are items of `queue` (in sled and not hidden).
+    fn present(&self, queue: &str, seqs: &[Seq]) -> Result<Vec<Seq>, SpoolError> {
+        let Some(tree) = self.existing_tree(queue) else {
+            return Ok(Vec::new());
+        };
+        let visible: Vec<Seq> =
+            self.with_index(queue, |index| seqs.iter().copied().filter(|seq| !index.is_hidden(*seq)).collect());
+        let mut present = Vec::with_capacity(visible.len());
+        for seq in visible {
+            if tree.contains_key(seq_key(seq)).map_err(db_err)? {
+                present.push(seq);
+            }
+        }
+        Ok(present)
     }
 
     pub(crate) async fn write_state_only(&self, writes: Vec<StateWrite>) -> Result<(), SpoolError> {
@@ -56,20 +70,30 @@ impl SledSpool {
         Ok(removed)
     }
 
-    /// After an ack commit: drop the items from the index, give their quota
-    /// back, delete their payload files.
-    async fn forget(&self, queue: &str, seqs: &[Seq]) {
-        let removed: Vec<(Seq, bool, u64)> = self.with_index(queue, |index| {
-            let removed = seqs
-                .iter()
-                .filter_map(|seq| index.remove(*seq).map(|meta| (*seq, meta.has_file, meta.charge)))
-                .collect();
+    /// After an ack commit: uncount the removed items and unlease all of
+    /// `seqs`, give the quota back, delete the payload files.
+    async fn forget(&self, queue: &str, seqs: &[Seq], removed: Vec<(Seq, sled::IVec)>) {
+        let mut charge = 0;
+        let mut files = Vec::new();
+        self.with_index(queue, |index| {
+            for (seq, value) in &removed {
+                match RecordRef::parse(value) {
+                    Ok(record) => {
+                        index.removed(record.payload_bytes());
+                        charge += record.charge();
+                        if record.has_file() {
+                            files.push(*seq);
+                        }
+                    }
+                    // Not reached: open decodes every record.
+                    Err(e) => tracing::error!(queue, seq, error = %e, "acked record unreadable; stats are off"),
+                }
+            }
+            index.release(seqs);
             // A channel may have been unblocked.
             index.bump();
-            removed
         });
-        self.quota.release(removed.iter().map(|(_, _, charge)| charge).sum());
-        let files: Vec<Seq> = removed.iter().filter(|(_, has_file, _)| *has_file).map(|(seq, _, _)| *seq).collect();
+        self.quota.release(charge);
         if files.is_empty() {
             return;
         }
