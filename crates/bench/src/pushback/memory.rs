@@ -161,15 +161,12 @@ fn notes(queue: &[QueueRow], payload: &[PayloadRow]) -> String {
              {per_item:.0} bytes per queued item from {} to {} items (steps are noisy, ±3 MiB; read \
              the average). The first rise is bounded: mostly the DMZ spool's sled page cache filling \
              up to its `cache_capacity` (`SpoolOptions::DEFAULT_CACHE_BYTES`, {cache_mib} MiB) plus \
-             sled's 8 MiB log buffer. What does not stop growing is the spool's in-memory queue \
-             index (`crates/spool/src/leases.rs`: a `BTreeMap` entry and the channel name as its \
-             own `Arc<str>` per item): ~140 bytes per item of live data in heaptrack, ~150 to 190 \
-             in glibc's `malloc_stats` and in this table run alone, linear in queue length (bounded \
-             only by the quota) whatever the payload size; in a run after other work part of it \
-             reuses freed heap, so RSS can show less. It is not heap retained by glibc: \
-             `MALLOC_ARENA_MAX=1` or `2`, `MALLOC_TRIM_THRESHOLD_` and `MALLOC_MMAP_THRESHOLD_` \
-             leave these figures within their noise. (With sled's default 1 GiB cache the same run \
-             grows ~1.5 KiB per item.)\n",
+             sled's 8 MiB log buffer. Beyond that the spool keeps nothing per queued item in \
+             memory (counters, the leased set and the blocked channels only; see the `spool` \
+             design doc), so a tail near zero bytes per item is expected and anything else is \
+             noise or allocator reuse. (With sled's default 1 GiB cache the same run grows \
+             ~1.5 KiB per item; with the earlier in-memory per-item index it grew ~150 bytes \
+             per item.)\n",
             filled.queued, filled.queued, last.queued
         ));
     }
