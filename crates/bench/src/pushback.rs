@@ -206,7 +206,10 @@ fn throughput_table(t: &Throughput) -> String {
     out.push_str(&format!("| latency p99 (ms) | {:.1} |\n", l.p99));
     out.push_str(&format!("| latency max (ms) | {:.1} |\n", l.max));
     let (queue, stage) = if t.inner_peak >= t.dmz_peak {
-        ("the inner's `inbound`", "the inner's deliverer (files put in place one at a time)")
+        (
+            "the inner's `inbound`",
+            "the inner's deliverer (bound by file fsyncs: 8 files written at a time, renamed in order)",
+        )
     } else {
         ("the DMZ's `to-inner`", "the transfer from the DMZ to the inner")
     };
