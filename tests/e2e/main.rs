@@ -11,3 +11,4 @@ mod crash;
 mod delivery;
 mod demo;
 mod invisible;
+mod retry;

@@ -31,6 +31,8 @@ pub struct ClusterOptions {
     pub spool_quota_bytes: u64,
     /// Extra lines for the DMZ's `[message_service]` table.
     pub dmz_ms_extra: String,
+    /// `[[profiles]]` tables placed before the catch-all profile.
+    pub profiles: String,
 }
 
 impl Default for ClusterOptions {
@@ -42,6 +44,7 @@ impl Default for ClusterOptions {
             streaming_size: 65_536,
             spool_quota_bytes: 1 << 30,
             dmz_ms_extra: String::new(),
+            profiles: String::new(),
         }
     }
 }
@@ -240,5 +243,5 @@ fn inner_toml(dir: &Path, o: &ClusterOptions, dmz_ms: u16, admin: u16, inner_ms:
              [[channels.logins]]\nuser = \"{name}-user\"\npassword_hash = \"{DEMO_HASH}\"\n"
         );
     }
-    text + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n"
+    text + &o.profiles + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n"
 }

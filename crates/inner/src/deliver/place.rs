@@ -1,0 +1,98 @@
+//! Putting a batch's files in place: write and fsync them under temp names
+//! several at once, then rename them in batch order and fsync each directory
+//! once. A failure holds back the rest of *its own channel* in the batch (their
+//! temp files are removed); other channels' files still go in place.
+
+use std::collections::HashSet;
+use std::io;
+
+use super::plan::Planned;
+use super::write::{self, Prepared};
+
+/// Files written and fsynced at once within a batch.
+const PARALLEL_WRITES: usize = 8;
+
+/// Writes and fsyncs every planned file, [`PARALLEL_WRITES`] at a time; the
+/// results come back in plan order.
+pub async fn prepare_all(planned: &[Planned]) -> Vec<io::Result<Prepared>> {
+    let mut results = Vec::with_capacity(planned.len());
+    for chunk in planned.chunks(PARALLEL_WRITES) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|p| {
+                let (target, payload, tag) =
+                    (p.destination.target().to_path_buf(), p.item.payload.clone(), p.id.clone());
+                tokio::task::spawn_blocking(move || write::prepare(&target, &payload, &tag))
+            })
+            .collect();
+        for (task, planned) in tasks.into_iter().zip(chunk) {
+            let result = task.await.map_err(io::Error::other).and_then(|r| r);
+            if let Err(error) = &result {
+                tracing::warn!(message = "delivery failed; will retry", id = %planned.id, target = %planned.destination.target().display(), %error);
+            }
+            results.push(result);
+        }
+    }
+    results
+}
+
+/// Renames the prepared files into place in plan order and fsyncs their
+/// directories. `channels[i]` is item i's channel: after an item fails, later
+/// items of its channel are discarded, not published. Returns, per item, whether
+/// it is durably in place.
+pub fn publish_in_order(channels: &[String], prepared: Vec<io::Result<Prepared>>) -> Vec<bool> {
+    let mut failed: HashSet<&str> = HashSet::new();
+    let mut published = Vec::new();
+    for (index, (channel, result)) in channels.iter().zip(prepared).enumerate() {
+        match result {
+            Ok(file) if !failed.contains(channel.as_str()) => match file.publish() {
+                Ok(()) => published.push((index, file)),
+                Err(error) => {
+                    tracing::warn!(message = "delivery failed; will retry", target = %file.target().display(), %error);
+                    file.discard();
+                    failed.insert(channel);
+                }
+            },
+            Ok(file) => file.discard(),
+            Err(_) => {
+                failed.insert(channel);
+            }
+        }
+    }
+    let mut placed = vec![false; channels.len()];
+    match write::sync_parents(published.iter().map(|(_, file)| file.target())) {
+        Ok(()) => published.iter().for_each(|(index, _)| placed[*index] = true),
+        Err(error) => tracing::warn!(message = "cannot fsync delivery directories; will retry", %error),
+    }
+    placed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spool::StoredPayload;
+
+    #[test]
+    fn a_failure_holds_back_its_own_channel_only_and_leaves_no_temp_files() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let bytes = |b: &[u8]| StoredPayload::Inline(b.to_vec());
+        std::fs::write(root.path().join("not-a-dir"), b"").expect("file");
+        let prepared = vec![
+            write::prepare(&root.path().join("out/a1.txt"), &bytes(b"a"), "A1"),
+            write::prepare(&root.path().join("not-a-dir/b1.txt"), &bytes(b"b"), "B1"),
+            write::prepare(&root.path().join("out/b2.txt"), &bytes(b"b"), "B2"),
+            write::prepare(&root.path().join("out/a2.txt"), &bytes(b"a"), "A2"),
+        ];
+        assert!(prepared[1].is_err());
+        let channels: Vec<String> = ["a", "b", "b", "a"].map(String::from).to_vec();
+        assert_eq!(publish_in_order(&channels, prepared), vec![true, false, false, true]);
+        let mut names: Vec<_> =
+            std::fs::read_dir(root.path().join("out")).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["a1.txt", "a2.txt"].map(std::ffi::OsString::from),
+            "b2 must wait for b1; no temp file may stay"
+        );
+    }
+}
