@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::INBOUND;
 use crate::settings::CurrentSettings;
 use journal::{DeliveryRecord, intent_key, now_micros, record_key};
+use place::Placement;
 use plan::{Destination, Planned};
 use retry::{ChannelRetries, release_later};
 
@@ -74,19 +75,27 @@ impl Deliverer {
     /// Delivers what it can of one batch.
     async fn round(&self, items: Vec<spool::StoredItem>) -> Outcome {
         let settings = self.settings.get();
-        let planned: Vec<Planned> = items.into_iter().map(|i| plan::plan(i, &settings, self.spool.as_ref())).collect();
+        let planned = plan::plan_batch(items, &settings, self.spool.as_ref());
         if let Err(error) = self.spool.write_state(intents(&planned)).await {
             tracing::error!(message = "cannot record delivery intents", %error);
             return Outcome::failed(&planned);
         }
         let channels: Vec<String> = planned.iter().map(channel_of).collect();
         let prepared = place::prepare_all(&planned).await;
-        let placed = tokio::task::spawn_blocking(move || place::publish_in_order(&channels, prepared))
+        let placements = tokio::task::spawn_blocking(move || place::publish_in_order(&channels, prepared))
             .await
-            .unwrap_or_else(|_| vec![false; planned.len()]);
-        let (done, held): (Vec<_>, Vec<_>) = planned.into_iter().zip(placed).partition(|(_, placed)| *placed);
-        let done: Vec<Planned> = done.into_iter().map(|(p, _)| p).collect();
-        let held: Vec<Planned> = held.into_iter().map(|(p, _)| p).collect();
+            .unwrap_or_else(|_| vec![Placement::Held; planned.len()]);
+        let (mut done, mut held) = (Vec::new(), Vec::new());
+        for (planned, placement) in planned.into_iter().zip(placements) {
+            match placement {
+                Placement::Placed => done.push(planned),
+                Placement::Held => held.push(planned),
+                Placement::Impossible(reason) => match set_aside(planned, &settings.data_dir, reason).await {
+                    Ok(planned) => done.push(planned),
+                    Err(planned) => held.push(*planned),
+                },
+            }
+        }
         if let Err(error) = self.finish(&done).await {
             tracing::error!(message = "cannot ack deliveries", %error);
             return Outcome::failed(&done.into_iter().chain(held).collect::<Vec<_>>());
@@ -140,6 +149,25 @@ fn channel_of(planned: &Planned) -> String {
     planned.meta.as_ref().map(|m| m.channel.clone()).unwrap_or_default()
 }
 
+/// Keeps a delivery whose target can never be written in
+/// `<data_dir>/unroutable/<id>`, so it does not block its channel.
+async fn set_aside(mut planned: Planned, data_dir: &std::path::Path, reason: String) -> Result<Planned, Box<Planned>> {
+    let target = data_dir.join("unroutable").join(&planned.id);
+    let reason = format!("cannot write {}: {reason}", planned.destination.target().display());
+    let (path, payload, tag) = (target.clone(), planned.item.payload.clone(), planned.id.clone());
+    match tokio::task::spawn_blocking(move || write::write_atomically(&path, &payload, &tag)).await {
+        Ok(Ok(())) => {
+            planned.destination = Destination::Unroutable { target, reason };
+            Ok(planned)
+        }
+        Ok(Err(error)) => {
+            tracing::error!(message = "cannot set an undeliverable delivery aside; will retry", id = %planned.id, %error);
+            Err(Box::new(planned))
+        }
+        Err(_) => Err(Box::new(planned)),
+    }
+}
+
 fn intents(planned: &[Planned]) -> Vec<StateWrite> {
     planned
         .iter()
@@ -189,3 +217,6 @@ fn log_delivery(record: &DeliveryRecord) {
         tracing::error!(message = "delivery unroutable; kept aside", id = %record.id, channel = %record.channel, path = %record.path, reason = record.reason.as_deref().unwrap_or(""), target = %record.target);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,9 @@
 //! Putting a batch's files in place: write and fsync them under temp names
 //! several at once, then rename them in batch order and fsync each directory
 //! once. A failure holds back the rest of *its own channel* in the batch (their
-//! temp files are removed); other channels' files still go in place.
+//! temp files are removed); other channels' files still go in place. A failure
+//! that no retry can cure ([`write::is_permanent`]) is reported as such, so the
+//! item can be kept aside instead of blocking its channel.
 
 use std::collections::HashSet;
 use std::io;
@@ -36,35 +38,53 @@ pub async fn prepare_all(planned: &[Planned]) -> Vec<io::Result<Prepared>> {
     results
 }
 
+/// What became of one item of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Durably in place.
+    Placed,
+    /// Not placed; try again later.
+    Held,
+    /// Its target can never be written (the reason says why).
+    Impossible(String),
+}
+
 /// Renames the prepared files into place in plan order and fsyncs their
 /// directories. `channels[i]` is item i's channel: after an item fails, later
-/// items of its channel are discarded, not published. Returns, per item, whether
-/// it is durably in place.
-pub fn publish_in_order(channels: &[String], prepared: Vec<io::Result<Prepared>>) -> Vec<bool> {
+/// items of its channel are discarded, not published.
+pub fn publish_in_order(channels: &[String], prepared: Vec<io::Result<Prepared>>) -> Vec<Placement> {
     let mut failed: HashSet<&str> = HashSet::new();
+    let mut outcome = vec![Placement::Held; channels.len()];
     let mut published = Vec::new();
     for (index, (channel, result)) in channels.iter().zip(prepared).enumerate() {
-        match result {
+        let error = match result {
             Ok(file) if !failed.contains(channel.as_str()) => match file.publish() {
-                Ok(()) => published.push((index, file)),
+                Ok(()) => {
+                    published.push((index, file));
+                    continue;
+                }
                 Err(error) => {
-                    tracing::warn!(message = "delivery failed; will retry", target = %file.target().display(), %error);
+                    tracing::warn!(message = "delivery failed", target = %file.target().display(), %error);
                     file.discard();
-                    failed.insert(channel);
+                    error
                 }
             },
-            Ok(file) => file.discard(),
-            Err(_) => {
-                failed.insert(channel);
+            Ok(file) => {
+                file.discard();
+                continue;
             }
+            Err(error) => error,
+        };
+        failed.insert(channel);
+        if write::is_permanent(&error) {
+            outcome[index] = Placement::Impossible(error.to_string());
         }
     }
-    let mut placed = vec![false; channels.len()];
     match write::sync_parents(published.iter().map(|(_, file)| file.target())) {
-        Ok(()) => published.iter().for_each(|(index, _)| placed[*index] = true),
+        Ok(()) => published.iter().for_each(|(index, _)| outcome[*index] = Placement::Placed),
         Err(error) => tracing::warn!(message = "cannot fsync delivery directories; will retry", %error),
     }
-    placed
+    outcome
 }
 
 #[cfg(test)]
@@ -85,7 +105,10 @@ mod tests {
         ];
         assert!(prepared[1].is_err());
         let channels: Vec<String> = ["a", "b", "b", "a"].map(String::from).to_vec();
-        assert_eq!(publish_in_order(&channels, prepared), vec![true, false, false, true]);
+        let outcome = publish_in_order(&channels, prepared);
+        assert_eq!(outcome[0], Placement::Placed);
+        assert!(matches!(outcome[1], Placement::Impossible(_)), "{outcome:?}");
+        assert_eq!(outcome[2..], [Placement::Held, Placement::Placed]);
         let mut names: Vec<_> =
             std::fs::read_dir(root.path().join("out")).expect("dir").map(|e| e.expect("entry").file_name()).collect();
         names.sort();

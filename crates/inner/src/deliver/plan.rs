@@ -3,6 +3,7 @@
 //! policy. A target chosen once is remembered as an *intent*, so a retry after a
 //! crash writes to the same place instead of making a second copy.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use config::InnerSettings;
@@ -41,15 +42,30 @@ pub struct Planned {
     pub new_intent: bool,
 }
 
-/// Plans one item against the settings in force.
-pub fn plan(item: StoredItem, settings: &InnerSettings, spool: &dyn Spool) -> Planned {
+/// Plans a batch in order. A target taken by an earlier item of the batch counts
+/// as existing, so two deliveries of one path in one batch are both kept.
+pub fn plan_batch(items: Vec<StoredItem>, settings: &InnerSettings, spool: &dyn Spool) -> Vec<Planned> {
+    let mut claimed = HashSet::new();
+    items
+        .into_iter()
+        .map(|item| {
+            let planned = plan(item, settings, spool, &claimed);
+            claimed.insert(planned.destination.target().to_path_buf());
+            planned
+        })
+        .collect()
+}
+
+/// Plans one item against the settings in force; `claimed` are targets already
+/// chosen in this batch.
+fn plan(item: StoredItem, settings: &InnerSettings, spool: &dyn Spool, claimed: &HashSet<PathBuf>) -> Planned {
     let id = EnvelopeId::from_u128(item.id).to_string();
     let meta = match envelope::decode::<Body>(&item.header, usize::MAX) {
         Ok(Body::Delivery(meta)) => Some(meta),
         _ => None,
     };
     let remembered = spool.read_state(&intent_key(&id)).ok().flatten().and_then(|bytes| String::from_utf8(bytes).ok());
-    let destination = destination(meta.as_ref(), &id, settings);
+    let destination = destination(meta.as_ref(), &id, settings, claimed);
     let (destination, new_intent) = match remembered {
         Some(path) => (with_target(destination, PathBuf::from(path)), false),
         None => (destination, true),
@@ -57,7 +73,12 @@ pub fn plan(item: StoredItem, settings: &InnerSettings, spool: &dyn Spool) -> Pl
     Planned { item, id, meta, destination, new_intent }
 }
 
-fn destination(meta: Option<&DeliveryMeta>, id: &str, settings: &InnerSettings) -> Destination {
+fn destination(
+    meta: Option<&DeliveryMeta>,
+    id: &str,
+    settings: &InnerSettings,
+    claimed: &HashSet<PathBuf>,
+) -> Destination {
     let unroutable =
         |reason: String| Destination::Unroutable { target: settings.data_dir.join("unroutable").join(id), reason };
     let Some(meta) = meta else {
@@ -71,7 +92,7 @@ fn destination(meta: Option<&DeliveryMeta>, id: &str, settings: &InnerSettings) 
     };
     let target = profile.directory.join(&meta.channel).join(&meta.path);
     let target = match profile.if_exists {
-        IfExists::Rename if target.exists() => renamed(&target, id),
+        IfExists::Rename if target.exists() || claimed.contains(&target) => renamed(&target, id),
         _ => target,
     };
     Destination::Profile { name: profile.name.clone(), target }
@@ -84,14 +105,20 @@ fn with_target(destination: Destination, target: PathBuf) -> Destination {
     }
 }
 
-/// `orders.csv` → `orders.<id>.csv`; `README` → `README.<id>`.
+/// `orders.csv` → `orders.<id>.csv`; `README` → `README.<id>`; the stem is
+/// shortened when needed so the name stays within 255 bytes.
 fn renamed(target: &Path, id: &str) -> PathBuf {
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let new_name = match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{id}.{ext}"),
-        _ => format!("{name}.{id}"),
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
+        _ => (name.as_str(), String::new()),
     };
-    target.with_file_name(new_name)
+    let room = 255usize.saturating_sub(id.len() + 1 + ext.len());
+    let mut cut = stem.len().min(room);
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    target.with_file_name(format!("{}.{id}{ext}", &stem[..cut]))
 }
 
 #[cfg(test)]
@@ -104,5 +131,8 @@ mod tests {
         assert_eq!(renamed(Path::new("/x/README"), "ID"), PathBuf::from("/x/README.ID"));
         assert_eq!(renamed(Path::new("/x/.profile"), "ID"), PathBuf::from("/x/.profile.ID"));
         assert_eq!(renamed(Path::new("/x/a.tar.gz"), "ID"), PathBuf::from("/x/a.tar.ID.gz"));
+        let long = renamed(Path::new(&format!("/x/{}.csv", "é".repeat(120))), "ID");
+        let name = long.file_name().expect("name").to_string_lossy().into_owned();
+        assert!(name.len() <= 255 && name.ends_with(".ID.csv"), "{name}");
     }
 }

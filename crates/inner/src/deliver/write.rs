@@ -42,9 +42,11 @@ impl Prepared {
 /// delivery id) and fsyncs it; creates missing directories durably.
 pub fn prepare(target: &Path, payload: &StoredPayload, tag: &str) -> io::Result<Prepared> {
     let dir = target.parent().ok_or_else(|| io::Error::other("target has no parent directory"))?;
-    let name = target.file_name().ok_or_else(|| io::Error::other("target has no file name"))?;
+    target.file_name().ok_or_else(|| io::Error::other("target has no file name"))?;
     create_dirs_durably(dir)?;
-    let temp = dir.join(format!(".{}.{tag}.part", name.to_string_lossy()));
+    // Fixed length, whatever the target name: a long valid name must not make
+    // the temp name too long.
+    let temp = dir.join(format!(".pc-{tag}.part"));
     write_file(&temp, payload).inspect_err(|_| {
         let _ = fs::remove_file(&temp);
     })?;
@@ -125,4 +127,17 @@ mod tests {
         write_atomically(&target, &StoredPayload::File { path: source, size: 300_000 }, "Z").expect("write");
         assert_eq!(fs::read(&target).expect("read"), vec![7u8; 300_000]);
     }
+}
+
+/// Whether retrying cannot help: the target path itself is impossible (a file
+/// where a directory must be, a directory where the file must be, a name too
+/// long). Such a delivery is kept aside instead of blocking its channel.
+pub fn is_permanent(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotADirectory
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::InvalidFilename
+            | io::ErrorKind::AlreadyExists
+    )
 }
