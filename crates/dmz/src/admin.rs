@@ -60,7 +60,12 @@ async fn inject(State(state): State<AdminState>, Query(params): Query<InjectPara
         partner: Partner { login: None, remote: None },
         path: params.path,
     };
-    match state.intake.accept(arrival, body.to_vec()).await {
+    // Spawned: a client that disconnects must not cancel a commit half-way.
+    let intake = state.intake.clone();
+    let accepted = tokio::spawn(async move { intake.accept(arrival, body.to_vec()).await })
+        .await
+        .unwrap_or_else(|e| Err(IntakeError::Unavailable(e.to_string())));
+    match accepted {
         Ok(accepted) => (
             StatusCode::CREATED,
             Json(json!({"id": accepted.id.to_string(), "size": accepted.size, "sha256": accepted.sha256.to_string()})),

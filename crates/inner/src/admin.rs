@@ -75,7 +75,12 @@ async fn deliveries(
 }
 
 async fn reload(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
-    match crate::node::reload(&state.settings, state.spool.as_ref()).await {
+    // Spawned: a client that disconnects must not cancel the push half-way.
+    let (settings, spool) = (state.settings.clone(), state.spool.clone());
+    let reloaded = tokio::spawn(async move { crate::node::reload(&settings, spool.as_ref()).await })
+        .await
+        .unwrap_or_else(|e| Err(vec![e.to_string()]));
+    match reloaded {
         Ok(()) => (StatusCode::OK, Json(json!({"reloaded": true}))),
         Err(problems) => (StatusCode::BAD_REQUEST, Json(json!({"reloaded": false, "problems": problems}))),
     }

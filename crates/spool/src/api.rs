@@ -166,6 +166,11 @@ impl StagedPayload {
 /// A node's durable store: FIFO queues, payloads, a dedupe table and a small
 /// key → value state. Every method that changes something returns only after the
 /// change is durable (group commit: concurrent callers share one flush).
+///
+/// **Not cancel-safe:** a change whose future is dropped mid-way may still be
+/// committed without its in-memory bookkeeping (an enqueued item then stays
+/// invisible until the spool is reopened). Callers that can be cancelled, such
+/// as HTTP handlers whose client disconnects, run these calls in a spawned task.
 #[async_trait]
 pub trait Spool: Send + Sync + 'static {
     /// Adds items to the end of `queue` in one durable commit. With `dedupe`, an
