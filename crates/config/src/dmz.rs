@@ -103,6 +103,9 @@ fn default_ms_listen() -> String {
     "0.0.0.0:8020".into()
 }
 
+/// Largest `limits.max_payload_bytes` while every payload travels inline.
+pub const MAX_INLINE_PAYLOAD: u64 = 32 << 20;
+
 pub(crate) fn default_long_poll_secs() -> u64 {
     25
 }
@@ -155,7 +158,9 @@ impl AdminFile {
 
 impl LimitsFile {
     fn validate(self, problems: &mut Problems) -> DmzLimits {
-        problems.range("limits.max_payload_bytes", self.max_payload_bytes, 0, 1 << 40);
+        // Every payload travels inline for now, so it must fit one MessageService
+        // frame (64 MiB) with room to spare; larger ones come with by-reference.
+        problems.range("limits.max_payload_bytes", self.max_payload_bytes, 0, MAX_INLINE_PAYLOAD);
         problems.range("limits.spool_quota_bytes", self.spool_quota_bytes, 1 << 20, u64::MAX);
         DmzLimits { max_payload_bytes: self.max_payload_bytes, spool_quota_bytes: self.spool_quota_bytes }
     }
