@@ -108,7 +108,14 @@ async fn next_batch(state: &ServerState, wait: bool, superseded: &CancellationTo
             Ok(batch) if !batch.is_empty() || !wait => return batch,
             Ok(_) => {}
             Err(error) => {
+                // Answer empty, but only at the end of the long-poll: answering
+                // at once would make the inner poll again at once, in a loop.
                 tracing::error!(%error, queue, "cannot lease outbound envelopes");
+                tokio::select! {
+                    () = superseded.cancelled() => {}
+                    () = state.shutdown.cancelled() => {}
+                    () = sleep_until(deadline) => {}
+                }
                 return Batch::default();
             }
         }
