@@ -12,6 +12,9 @@ use crate::CONFIG_STATE_KEY;
 #[derive(Clone, Default)]
 pub struct ActiveConfig {
     current: Arc<RwLock<Arc<DmzConfig>>>,
+    /// Serializes pushes, so that the check against the generation in force and
+    /// the durable write that follows cannot interleave.
+    applying: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ActiveConfig {
@@ -32,8 +35,15 @@ impl ActiveConfig {
         self.current.read().map(|c| Arc::clone(&c)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
-    /// Makes a pushed config durable, then puts it in force.
+    /// Makes a pushed config durable, then puts it in force; a push older than
+    /// the config in force (raced by a newer one) is ignored.
     pub async fn apply(&self, spool: &dyn Spool, config: DmzConfig) -> Result<(), SpoolError> {
+        let _one_at_a_time = self.applying.lock().await;
+        let in_force = self.get().generation;
+        if config.generation < in_force {
+            tracing::info!(message = "ignored a stale config push", generation = config.generation, in_force);
+            return Ok(());
+        }
         let bytes = envelope::encode(&config);
         spool.write_state(vec![StateWrite::Put(CONFIG_STATE_KEY.into(), bytes)]).await?;
         tracing::info!(
@@ -49,5 +59,31 @@ impl ActiveConfig {
     fn set(&self, config: DmzConfig) {
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
         *guard = Arc::new(config);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spool::{SledSpool, SpoolOptions};
+
+    fn config(generation: u64, channel: &str) -> DmzConfig {
+        let channels = vec![envelope::ChannelVerifiers { name: channel.into(), logins: vec![] }];
+        DmzConfig { generation, channels, ..DmzConfig::default() }
+    }
+
+    #[tokio::test]
+    async fn a_stale_push_never_replaces_a_newer_one_and_the_newest_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = SledSpool::open(SpoolOptions::new(dir.path())).expect("spool");
+        let active = ActiveConfig::restore(spool.as_ref()).expect("restore");
+        active.apply(spool.as_ref(), config(20, "new")).await.expect("apply");
+        active.apply(spool.as_ref(), config(10, "old")).await.expect("stale push is acked");
+        assert!(active.get().channel("new").is_some());
+        drop(active);
+        drop(spool);
+        let spool = SledSpool::open(SpoolOptions::new(dir.path())).expect("reopen");
+        let restored = ActiveConfig::restore(spool.as_ref()).expect("restore");
+        assert_eq!(restored.get().generation, 20);
     }
 }

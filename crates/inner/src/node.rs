@@ -46,11 +46,11 @@ impl RunningInner {
 
 /// Reloads the settings and queues a config push.
 pub async fn reload(settings: &CurrentSettings, spool: &dyn Spool) -> Result<(), Vec<String>> {
-    let new = settings.reload().inspect_err(|problems| {
+    let (new, generation) = settings.reload().inspect_err(|problems| {
         tracing::error!(message = "reload refused; the old config stays in force", problems = %problems.join("; "));
     })?;
     tracing::info!(message = "config reloaded");
-    push::enqueue_push(spool, &new).await.map_err(|e| vec![format!("config push: {e}")])
+    push::enqueue_push(spool, &new, generation).await.map_err(|e| vec![format!("config push: {e}")])
 }
 
 /// Starts the inner's services; they run until `shutdown` is cancelled.

@@ -5,7 +5,9 @@
 //!
 //! A push is an ordinary envelope in the `to-dmz` queue, so it is durable and
 //! retried like any other; it is enqueued at every link-up (a restarted DMZ gets the
-//! config again) and at every reload. The DMZ applies pushes in order.
+//! config again) and at every reload. Each push carries the generation of the
+//! settings it was made from; the DMZ ignores one older than what it has, so a
+//! push raced by a reload can never bring back a stale config.
 
 use envelope::{Body, ChannelVerifiers, DmzConfig, EnvelopeId, LoginVerifier};
 use message_service::{Link, LinkState};
@@ -16,10 +18,10 @@ use crate::TO_DMZ;
 use crate::settings::CurrentSettings;
 use config::InnerSettings;
 
-/// The partner-facing part of `settings`.
-pub fn partner_config(settings: &InnerSettings) -> DmzConfig {
+/// The partner-facing part of `settings`, of the given generation.
+pub fn partner_config(settings: &InnerSettings, generation: u64) -> DmzConfig {
     DmzConfig {
-        generation: envelope::now_millis(),
+        generation,
         streaming_size: settings.streaming_size,
         listeners: settings.dmz_listeners.clone(),
         channels: settings
@@ -43,9 +45,8 @@ pub fn partner_config(settings: &InnerSettings) -> DmzConfig {
 }
 
 /// Queues a push of the current partner-facing config for the DMZ.
-pub async fn enqueue_push(spool: &dyn Spool, settings: &InnerSettings) -> Result<(), SpoolError> {
-    let config = partner_config(settings);
-    let generation = config.generation;
+pub async fn enqueue_push(spool: &dyn Spool, settings: &InnerSettings, generation: u64) -> Result<(), SpoolError> {
+    let config = partner_config(settings, generation);
     let item = NewItem {
         id: EnvelopeId::generate().as_u128(),
         channel: None,
@@ -70,7 +71,7 @@ pub async fn push_on_link_up(
         let is_up = matches!(*states.borrow_and_update(), LinkState::Up { .. });
         if is_up
             && !was_up
-            && let Err(error) = enqueue_push(spool.as_ref(), &settings.get()).await
+            && let Err(error) = push_current(spool.as_ref(), &settings).await
         {
             tracing::error!(message = "could not queue the config push", %error);
         }
@@ -80,4 +81,10 @@ pub async fn push_on_link_up(
             () = shutdown.cancelled() => return,
         }
     }
+}
+
+/// Queues a push of the settings in force now, with their generation.
+pub async fn push_current(spool: &dyn Spool, settings: &CurrentSettings) -> Result<(), SpoolError> {
+    let (settings, generation) = settings.with_generation();
+    enqueue_push(spool, &settings, generation).await
 }

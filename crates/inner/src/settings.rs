@@ -9,23 +9,42 @@ use config::InnerSettings;
 #[derive(Clone)]
 pub struct CurrentSettings {
     path: Option<PathBuf>,
-    current: Arc<RwLock<Arc<InnerSettings>>>,
+    current: Arc<RwLock<Versioned>>,
+}
+
+/// Settings with their generation: Unix ms of the load, strictly increasing, so
+/// the DMZ can tell a stale config push from a newer one.
+#[derive(Clone)]
+struct Versioned {
+    settings: Arc<InnerSettings>,
+    generation: u64,
 }
 
 impl CurrentSettings {
     /// `path` is re-read on reload; `None` (the demo's built-in config) cannot reload.
     pub fn new(settings: InnerSettings, path: Option<PathBuf>) -> Self {
-        CurrentSettings { path, current: Arc::new(RwLock::new(Arc::new(settings))) }
+        let versioned = Versioned { settings: Arc::new(settings), generation: envelope::now_millis() };
+        CurrentSettings { path, current: Arc::new(RwLock::new(versioned)) }
     }
 
     pub fn get(&self) -> Arc<InnerSettings> {
-        self.current.read().map(|s| Arc::clone(&s)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+        self.versioned().settings
+    }
+
+    /// The settings in force with their generation, read together.
+    pub fn with_generation(&self) -> (Arc<InnerSettings>, u64) {
+        let versioned = self.versioned();
+        (versioned.settings, versioned.generation)
+    }
+
+    fn versioned(&self) -> Versioned {
+        self.current.read().map(|v| v.clone()).unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Re-reads the config file. On any problem the old settings stay in force and
     /// every problem is returned. Settings read only at start-up (node id, data dir,
     /// listeners, the DMZ link) keep their old values until a restart.
-    pub fn reload(&self) -> Result<Arc<InnerSettings>, Vec<String>> {
+    pub fn reload(&self) -> Result<(Arc<InnerSettings>, u64), Vec<String>> {
         let path = self.path.as_ref().ok_or_else(|| vec!["this node was started without a config file".to_string()])?;
         let new = config::load(path, config::parse_inner)?;
         let old = self.get();
@@ -39,7 +58,9 @@ impl CurrentSettings {
             admin: old.admin.clone(),
             ..new
         });
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&merged);
-        Ok(merged)
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let generation = envelope::now_millis().max(current.generation + 1);
+        *current = Versioned { settings: Arc::clone(&merged), generation };
+        Ok((merged, generation))
     }
 }
