@@ -10,9 +10,11 @@ use crate::outbox::new_item;
 /// Commits envelopes that arrived from the peer, durably, before they are acked.
 #[async_trait::async_trait]
 pub trait Receiver: Send + Sync + 'static {
-    /// Commits envelopes durably (or rejects them); one Ack per envelope, same order.
-    /// Err means "could not commit now" (spool full / I/O): the HTTP layer answers 503
-    /// (507 for insufficient storage) and the sender retries the whole frame later.
+    /// Commits envelopes durably (or rejects them) and acks each one it committed
+    /// or refused for good. An envelope left without an ack stays with the sender
+    /// and comes again later (acks are matched by id). Err means "could not commit
+    /// now" (spool full / I/O): the HTTP layer answers 503 (507 for insufficient
+    /// storage) and the sender retries the whole frame later.
     async fn receive(&self, envelopes: Vec<Envelope>) -> Result<Vec<Ack>, ReceiveError>;
 }
 
@@ -44,8 +46,8 @@ pub(crate) async fn commit(receiver: &dyn Receiver, envelopes: Vec<Envelope>) ->
         let expected = real.len();
         acks = receiver.receive(real).await?;
         if acks.len() != expected {
-            // Acks are matched by id, so this costs only redelivery of the missing ones.
-            tracing::error!(expected, got = acks.len(), "receiver returned the wrong number of acks");
+            // Acks are matched by id: the unacked ones are redelivered later.
+            tracing::debug!(expected, acked = acks.len(), "receiver left envelopes unacked");
         }
     }
     acks.extend(heartbeats.into_iter().map(|e| Ack { id: e.id, outcome: AckOutcome::Committed }));
