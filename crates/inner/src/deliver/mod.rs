@@ -81,8 +81,9 @@ impl Deliverer {
             return Outcome::failed(&planned);
         }
         let channels: Vec<String> = planned.iter().map(channel_of).collect();
+        let roots: Vec<_> = planned.iter().map(Planned::root).collect();
         let prepared = place::prepare_all(&planned).await;
-        let placements = tokio::task::spawn_blocking(move || place::publish_in_order(&channels, prepared))
+        let placements = tokio::task::spawn_blocking(move || place::publish_in_order(&channels, &roots, prepared))
             .await
             .unwrap_or_else(|_| vec![Placement::Held; planned.len()]);
         let (mut done, mut held) = (Vec::new(), Vec::new());

@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::io;
+use std::path::{Path, PathBuf};
 
 use super::plan::Planned;
 use super::write::{self, Prepared};
@@ -51,8 +52,9 @@ pub enum Placement {
 
 /// Renames the prepared files into place in plan order and fsyncs their
 /// directories. `channels[i]` is item i's channel: after an item fails, later
-/// items of its channel are discarded, not published.
-pub fn publish_in_order(channels: &[String], prepared: Vec<io::Result<Prepared>>) -> Vec<Placement> {
+/// items of its channel are discarded, not published. `roots[i]` is where item
+/// i's own path starts ([`Planned::root`](super::plan::Planned::root)).
+pub fn publish_in_order(channels: &[String], roots: &[PathBuf], prepared: Vec<io::Result<Prepared>>) -> Vec<Placement> {
     let mut failed: HashSet<&str> = HashSet::new();
     let mut outcome = vec![Placement::Held; channels.len()];
     let mut published = Vec::new();
@@ -76,7 +78,7 @@ pub fn publish_in_order(channels: &[String], prepared: Vec<io::Result<Prepared>>
             Err(error) => error,
         };
         failed.insert(channel);
-        if write::is_permanent(&error) {
+        if impossible(&error, &roots[index]) {
             outcome[index] = Placement::Impossible(error.to_string());
         }
     }
@@ -85,6 +87,14 @@ pub fn publish_in_order(channels: &[String], prepared: Vec<io::Result<Prepared>>
         Err(error) => tracing::warn!(message = "cannot fsync delivery directories; will retry", %error),
     }
     outcome
+}
+
+/// A failure no retry can cure: a name too long, or a file/directory clash
+/// below the delivery's root (made by the partner's own paths). A clash at or
+/// above the root (a profile directory that is not a directory) is the
+/// operator's to fix, so it is retried.
+fn impossible(error: &io::Error, root: &Path) -> bool {
+    error.kind() == io::ErrorKind::InvalidFilename || (write::is_permanent(error) && root.is_dir())
 }
 
 #[cfg(test)]
@@ -105,7 +115,8 @@ mod tests {
         ];
         assert!(prepared[1].is_err());
         let channels: Vec<String> = ["a", "b", "b", "a"].map(String::from).to_vec();
-        let outcome = publish_in_order(&channels, prepared);
+        let roots = vec![root.path().to_path_buf(); 4];
+        let outcome = publish_in_order(&channels, &roots, prepared);
         assert_eq!(outcome[0], Placement::Placed);
         assert!(matches!(outcome[1], Placement::Impossible(_)), "{outcome:?}");
         assert_eq!(outcome[2..], [Placement::Held, Placement::Placed]);

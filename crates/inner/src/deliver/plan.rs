@@ -42,6 +42,19 @@ pub struct Planned {
     pub new_intent: bool,
 }
 
+impl Planned {
+    /// The directory the delivery's own relative path starts from
+    /// (`<directory>/<channel>` for a profile): what is wrong below it comes from
+    /// the partner's paths, what is wrong with it is the operator's to fix.
+    pub fn root(&self) -> PathBuf {
+        let depth = match (&self.destination, &self.meta) {
+            (Destination::Profile { .. }, Some(meta)) => meta.path.split('/').count(),
+            _ => 1,
+        };
+        self.destination.target().ancestors().nth(depth).map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
 /// Plans a batch in order. A target taken by an earlier item of the batch counts
 /// as existing, so two deliveries of one path in one batch are both kept.
 pub fn plan_batch(items: Vec<StoredItem>, settings: &InnerSettings, spool: &dyn Spool) -> Vec<Planned> {

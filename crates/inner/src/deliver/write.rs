@@ -129,9 +129,8 @@ mod tests {
     }
 }
 
-/// Whether retrying cannot help: the target path itself is impossible (a file
-/// where a directory must be, a directory where the file must be, a name too
-/// long). Such a delivery is kept aside instead of blocking its channel.
+/// Whether the error says the path itself is impossible: a file where a
+/// directory must be, a directory where the file must be, a name too long.
 pub fn is_permanent(error: &io::Error) -> bool {
     matches!(
         error.kind(),
