@@ -102,6 +102,18 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Whether the error says the path itself is impossible: a file where a
+/// directory must be, a directory where the file must be, a name too long.
+pub fn is_permanent(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotADirectory
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::InvalidFilename
+            | io::ErrorKind::AlreadyExists
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,16 +139,4 @@ mod tests {
         write_atomically(&target, &StoredPayload::File { path: source, size: 300_000 }, "Z").expect("write");
         assert_eq!(fs::read(&target).expect("read"), vec![7u8; 300_000]);
     }
-}
-
-/// Whether the error says the path itself is impossible: a file where a
-/// directory must be, a directory where the file must be, a name too long.
-pub fn is_permanent(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::NotADirectory
-            | io::ErrorKind::IsADirectory
-            | io::ErrorKind::InvalidFilename
-            | io::ErrorKind::AlreadyExists
-    )
 }
