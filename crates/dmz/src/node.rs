@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use config::dmz::DmzSettings;
 use envelope::NodeRole;
-use message_service::{Backoff, ClientConfig, Limits, Link, Node, ServerConfig};
-use plumbing::{StartError, bind, local_addr, log_exit, mode};
+use message_service::{Link, Node};
+use plumbing::{StartError, bind, client_config, local_addr, log_exit, server_config};
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -53,29 +53,14 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
         link: link.clone(),
         tasks: TaskTracker::new(),
     };
-    let server = ServerConfig {
-        node: node.clone(),
-        mode: mode(ms.mode),
-        allow: ms.allow.clone(),
-        deny: ms.deny.clone(),
-        limits: Limits::default(),
-        long_poll: ms.long_poll,
-    };
+    let server = server_config(node.clone(), ms.mode, &ms.allow, &ms.deny, ms.long_poll);
     let (tasks, token) = (&running.tasks, shutdown.clone());
     let (s, r, l) = (Arc::clone(&spool), receiver.clone(), link.clone());
     tasks.spawn(async move {
         log_exit("message service", message_service::serve(ms_listener, server, s, TO_INNER, r, l, token).await)
     });
     if let Some(url) = &ms.inner_url {
-        let client = ClientConfig {
-            node,
-            mode: mode(ms.mode),
-            peer_url: url.clone(),
-            limits: Limits::default(),
-            backoff: Backoff { max: ms.reconnect_max, ..Backoff::default() },
-            long_poll: ms.long_poll,
-            heartbeat: std::time::Duration::from_secs(15),
-        };
+        let client = client_config(node, ms.mode, url, ms.long_poll, ms.reconnect_max);
         tasks.spawn(message_service::run_client(
             client,
             Arc::clone(&spool),

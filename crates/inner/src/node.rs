@@ -4,11 +4,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use envelope::NodeRole;
-use message_service::{Backoff, ClientConfig, Limits, Link, Node, ServerConfig};
-use plumbing::{StartError, bind, local_addr, log_exit, mode};
+use message_service::{Link, Node};
+use plumbing::{StartError, bind, client_config, local_addr, log_exit, server_config};
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -69,28 +68,13 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     if let Some(listen) = dmz.listen {
         let listener = bind(listen, "message service").await?;
         message_service_addr = Some(local_addr(&listener)?);
-        let server = ServerConfig {
-            node: node.clone(),
-            mode: mode(dmz.mode),
-            allow: dmz.allow.clone(),
-            deny: dmz.deny.clone(),
-            limits: Limits::default(),
-            long_poll: dmz.long_poll,
-        };
+        let server = server_config(node.clone(), dmz.mode, &dmz.allow, &dmz.deny, dmz.long_poll);
         let (s, r, l, t) = (Arc::clone(&spool), receiver.clone(), link.clone(), shutdown.clone());
         tasks.spawn(async move {
             log_exit("message service", message_service::serve(listener, server, s, TO_DMZ, r, l, t).await)
         });
     }
-    let client = ClientConfig {
-        node,
-        mode: mode(dmz.mode),
-        peer_url: dmz.url.clone(),
-        limits: Limits::default(),
-        backoff: Backoff { max: dmz.reconnect_max, ..Backoff::default() },
-        long_poll: dmz.long_poll,
-        heartbeat: Duration::from_secs(15),
-    };
+    let client = client_config(node, dmz.mode, &dmz.url, dmz.long_poll, dmz.reconnect_max);
     tasks.spawn(message_service::run_client(
         client,
         Arc::clone(&spool),

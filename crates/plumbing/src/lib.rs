@@ -84,3 +84,31 @@ pub fn mode(mode: config::Mode) -> message_service::Mode {
         config::Mode::Pushback => message_service::Mode::Pushback,
     }
 }
+
+/// The MessageService server config of either role: its defaults plus what the
+/// role's settings say.
+pub fn server_config(
+    node: message_service::Node,
+    mode: config::Mode,
+    allow: &[ipnet::IpNet],
+    deny: &[ipnet::IpNet],
+    long_poll: std::time::Duration,
+) -> message_service::ServerConfig {
+    let mut server = message_service::ServerConfig::new(node, self::mode(mode));
+    (server.allow, server.deny, server.long_poll) = (allow.to_vec(), deny.to_vec(), long_poll);
+    server
+}
+
+/// The MessageService client config of either role: its defaults plus what the
+/// role's settings say.
+pub fn client_config(
+    node: message_service::Node,
+    mode: config::Mode,
+    peer_url: &str,
+    long_poll: std::time::Duration,
+    reconnect_max: std::time::Duration,
+) -> message_service::ClientConfig {
+    let mut client = message_service::ClientConfig::new(node, self::mode(mode), peer_url);
+    (client.long_poll, client.backoff.max) = (long_poll, reconnect_max);
+    client
+}
