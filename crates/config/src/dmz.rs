@@ -20,6 +20,43 @@ pub struct DmzSettings {
     pub message_service: DmzMessageService,
     pub admin: Admin,
     pub limits: DmzLimits,
+    pub sftp: PartnerSftp,
+    pub ftp: PartnerFtp,
+    pub internal_sftp: InternalSftp,
+}
+
+/// DMZ-local settings of the partner SFTP listener (whether it runs and where is
+/// pushed by the inner).
+#[derive(Debug, Clone)]
+pub struct PartnerSftp {
+    /// The SSH host key (OpenSSH format); generated on first start when missing.
+    pub host_key: PathBuf,
+}
+
+/// DMZ-local settings of the partner FTP/FTPS listener.
+#[derive(Debug, Clone)]
+pub struct PartnerFtp {
+    /// Passive data ports (open them in the outer firewall).
+    pub passive_ports: std::ops::RangeInclusive<u16>,
+    /// The address announced in `PASV` replies; unset: the control connection's local address.
+    pub passive_address: Option<std::net::IpAddr>,
+    /// Certificate chain and key (PEM) for `AUTH TLS`. Unset: a self-signed pair is
+    /// generated in the data dir on first start (fine for tests, not for partners).
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+}
+
+/// The internal SFTP listener: only the inner peer logs in (key only) to fetch
+/// payloads above `streaming_size` and to leave outbound files.
+#[derive(Debug, Clone)]
+pub struct InternalSftp {
+    /// Port 8022 by default; bind it to the interface facing the inner node.
+    pub listen: SocketAddr,
+    /// Inner peers that may connect; empty means any. `deny` wins over `allow`.
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+    /// The inner's public keys (OpenSSH lines), e.g. its `dmz-sftp.key.pub`.
+    pub authorized_keys: Vec<String>,
 }
 
 /// The DMZ's side of the MessageService.
@@ -63,6 +100,36 @@ pub struct DmzFile {
     admin: AdminFile,
     #[serde(default)]
     limits: LimitsFile,
+    #[serde(default)]
+    sftp: SftpFile,
+    #[serde(default)]
+    ftp: FtpFile,
+    internal_sftp: Option<InternalSftpFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SftpFile {
+    host_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FtpFile {
+    passive_ports: Option<String>,
+    passive_address: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InternalSftpFile {
+    #[serde(default = "default_internal_sftp_listen")]
+    listen: String,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    deny: Vec<String>,
+    #[serde(default)]
+    authorized_keys: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +166,10 @@ impl Default for LimitsFile {
     }
 }
 
+fn default_internal_sftp_listen() -> String {
+    "0.0.0.0:8022".into()
+}
+
 fn default_ms_listen() -> String {
     "0.0.0.0:8020".into()
 }
@@ -122,11 +193,64 @@ impl DmzFile {
         check_node_id(problems, &self.node_id);
         DmzSettings {
             node_id: self.node_id,
-            data_dir: self.data_dir,
+            data_dir: self.data_dir.clone(),
             message_service: self.message_service.validate(problems),
             admin: self.admin.validate(problems),
             limits: self.limits.validate(problems),
+            sftp: PartnerSftp {
+                host_key: in_dir(&self.data_dir, self.sftp.host_key, "ssh_host_ed25519_key"),
+            },
+            ftp: self.ftp.validate(&self.data_dir, problems),
+            internal_sftp: validate_internal_sftp(self.internal_sftp, problems),
         }
+    }
+}
+
+/// `path` relative to the data dir, or the default name there.
+fn in_dir(data_dir: &std::path::Path, path: Option<PathBuf>, default: &str) -> PathBuf {
+    data_dir.join(path.unwrap_or_else(|| PathBuf::from(default)))
+}
+
+impl FtpFile {
+    fn validate(self, data_dir: &std::path::Path, problems: &mut Problems) -> PartnerFtp {
+        let text = self.passive_ports.unwrap_or_else(|| "30000-30099".into());
+        let passive_ports = match text.split_once('-').map(|(a, b)| (a.trim().parse::<u16>(), b.trim().parse::<u16>())) {
+            Some((Ok(low), Ok(high))) if 0 < low && low <= high => low..=high,
+            _ => {
+                problems.push(format!("ftp.passive_ports: {text:?} is not a range like \"30000-30099\""));
+                30000..=30099
+            }
+        };
+        let passive_address = self.passive_address.and_then(|text| {
+            text.parse().map_err(|_| problems.push(format!("ftp.passive_address: {text:?} is not an IP address"))).ok()
+        });
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            problems.push("ftp: set both tls_cert and tls_key, or neither");
+        }
+        PartnerFtp {
+            passive_ports,
+            passive_address,
+            tls_cert: in_dir(data_dir, self.tls_cert, "ftps-cert.pem"),
+            tls_key: in_dir(data_dir, self.tls_key, "ftps-key.pem"),
+        }
+    }
+}
+
+fn validate_internal_sftp(file: Option<InternalSftpFile>, problems: &mut Problems) -> InternalSftp {
+    let file = file.unwrap_or(InternalSftpFile {
+        listen: default_internal_sftp_listen(),
+        allow: Vec::new(),
+        deny: Vec::new(),
+        authorized_keys: Vec::new(),
+    });
+    for key in &file.authorized_keys {
+        crate::inner::check_public_key(problems, "internal_sftp.authorized_keys", key);
+    }
+    InternalSftp {
+        listen: problems.socket_addr("internal_sftp.listen", &file.listen),
+        allow: problems.cidrs("internal_sftp.allow", &file.allow),
+        deny: problems.cidrs("internal_sftp.deny", &file.deny),
+        authorized_keys: file.authorized_keys,
     }
 }
 

@@ -43,6 +43,17 @@ pub struct DmzLink {
     pub deny: Vec<IpNet>,
     pub long_poll: Duration,
     pub reconnect_max: Duration,
+    /// The DMZ's internal SFTP listener, where payloads above `streaming_size` are
+    /// fetched from (default: the MessageService host, port 8022).
+    pub sftp: SocketAddr,
+    /// The user name the inner logs in with there (key login only).
+    pub sftp_user: String,
+    /// The inner's private key for that login; generated on first start when
+    /// missing (the `.pub` beside it goes into the DMZ's `internal_sftp.authorized_keys`).
+    pub sftp_key: PathBuf,
+    /// The DMZ's host key (OpenSSH public key line). Unset: the first key seen is
+    /// recorded in the data dir and required from then on.
+    pub sftp_host_key: Option<String>,
 }
 
 /// One partner relationship.
@@ -51,6 +62,8 @@ pub struct Channel {
     pub name: String,
     /// Never pushed to the DMZ: exists only inside.
     pub invisible_to_dmz: bool,
+    /// FTP partners of this channel must switch to TLS (`AUTH TLS`) before logging in.
+    pub ftp_tls_required: bool,
     pub logins: Vec<Login>,
 }
 
@@ -121,6 +134,11 @@ struct DmzLinkFile {
     long_poll_secs: u64,
     #[serde(default = "default_reconnect_max_ms")]
     reconnect_max_ms: u64,
+    sftp: Option<String>,
+    #[serde(default = "default_sftp_user")]
+    sftp_user: String,
+    sftp_key: Option<PathBuf>,
+    sftp_host_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +152,8 @@ struct ChannelFile {
     name: String,
     #[serde(default)]
     invisible_to_dmz: bool,
+    #[serde(default)]
+    ftp_tls_required: bool,
     #[serde(default)]
     logins: Vec<LoginFile>,
 }
@@ -161,6 +181,10 @@ fn default_streaming_size() -> u64 {
     1 << 20
 }
 
+fn default_sftp_user() -> String {
+    "inner".into()
+}
+
 fn default_glob() -> String {
     "**".into()
 }
@@ -182,7 +206,7 @@ impl InnerFile {
         InnerSettings {
             node_id: self.node_id,
             streaming_size: self.streaming_size,
-            dmz: self.dmz.validate(problems),
+            dmz: self.dmz.validate(&self.data_dir, problems),
             admin: self.admin.validate(problems),
             dmz_listeners: validate_listeners(self.dmz_listeners, problems),
             channels,
@@ -193,20 +217,54 @@ impl InnerFile {
 }
 
 impl DmzLinkFile {
-    fn validate(self, problems: &mut Problems) -> DmzLink {
+    fn validate(self, data_dir: &std::path::Path, problems: &mut Problems) -> DmzLink {
         let listen = problems
             .direct_only("dmz.listen", self.mode, self.listen.as_deref(), "the inner does not listen")
             .map(|text| problems.socket_addr("dmz.listen", text));
         let (long_poll, reconnect_max) = problems.link_timing("dmz", self.long_poll_secs, self.reconnect_max_ms);
+        let url = problems.http_url("dmz.url", &self.url);
+        let sftp = match &self.sftp {
+            Some(text) => problems.socket_addr("dmz.sftp", text),
+            None => format!("{}:8022", url_host(&url)).parse().unwrap_or_else(|_| {
+                problems.push("dmz.sftp: dmz.url does not name an IP address; set dmz.sftp = \"IP:8022\"");
+                SocketAddr::from(([127, 0, 0, 1], 8022))
+            }),
+        };
+        if let Some(key) = &self.sftp_host_key {
+            check_public_key(problems, "dmz.sftp_host_key", key);
+        }
         DmzLink {
-            url: problems.http_url("dmz.url", &self.url),
+            url,
             mode: self.mode,
             listen,
             allow: problems.cidrs("dmz.allow", &self.allow),
             deny: problems.cidrs("dmz.deny", &self.deny),
             long_poll,
             reconnect_max,
+            sftp,
+            sftp_user: self.sftp_user,
+            sftp_key: self.sftp_key.map(|k| data_dir.join(k)).unwrap_or_else(|| data_dir.join("dmz-sftp.key")),
+            sftp_host_key: self.sftp_host_key,
         }
+    }
+}
+
+/// `host` of `http://host:port/...` (brackets kept for IPv6).
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => &authority[..i],
+        _ => authority,
+    }
+}
+
+/// Checks an OpenSSH public key line (`ssh-ed25519 AAAA… comment`) by its shape.
+pub(crate) fn check_public_key(problems: &mut Problems, field: &str, key: &str) {
+    let mut parts = key.split_whitespace();
+    let (kind, blob) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-")) || blob.is_empty() {
+        problems.push(format!("{field}: {key:?} is not an OpenSSH public key line"));
     }
 }
 
@@ -250,7 +308,12 @@ fn validate_channels(files: Vec<ChannelFile>, problems: &mut Problems) -> Vec<Ch
                     problems.push(format!("{field}.logins: user {:?} already belongs to another channel", login.user));
                 }
             }
-            Channel { name: file.name, invisible_to_dmz: file.invisible_to_dmz, logins }
+            Channel {
+                name: file.name,
+                invisible_to_dmz: file.invisible_to_dmz,
+                ftp_tls_required: file.ftp_tls_required,
+                logins,
+            }
         })
         .collect();
     channels
@@ -271,11 +334,7 @@ impl LoginFile {
             problems.push(format!("{field}.password_hash: not a PHC string; make one with `portcullis hash-password`"));
         }
         for key in &self.public_keys {
-            let mut parts = key.split_whitespace();
-            let (kind, blob) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-")) || blob.is_empty() {
-                problems.push(format!("{field}.public_keys: {key:?} is not an OpenSSH public key line"));
-            }
+            check_public_key(problems, &format!("{field}.public_keys"), key);
         }
         Login { user: self.user, password_hash: self.password_hash, public_keys: self.public_keys }
     }

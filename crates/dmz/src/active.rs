@@ -68,7 +68,7 @@ mod tests {
     use spool::{SledSpool, SpoolOptions};
 
     fn config(generation: u64, channel: &str) -> DmzConfig {
-        let channels = vec![envelope::ChannelVerifiers { name: channel.into(), logins: vec![] }];
+        let channels = vec![envelope::ChannelVerifiers { name: channel.into(), ftp_tls_required: false, logins: vec![] }];
         DmzConfig { generation, channels, ..DmzConfig::default() }
     }
 

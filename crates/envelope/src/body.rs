@@ -157,6 +157,9 @@ pub struct PartnerListener {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelVerifiers {
     pub name: String,
+    /// FTP partners of this channel must use `AUTH TLS` before logging in.
+    #[serde(default)]
+    pub ftp_tls_required: bool,
     pub logins: Vec<LoginVerifier>,
 }
 

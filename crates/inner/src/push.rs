@@ -30,6 +30,7 @@ pub fn partner_config(settings: &InnerSettings, generation: u64) -> DmzConfig {
             .filter(|c| !c.invisible_to_dmz)
             .map(|c| ChannelVerifiers {
                 name: c.name.clone(),
+                ftp_tls_required: c.ftp_tls_required,
                 logins: c
                     .logins
                     .iter()

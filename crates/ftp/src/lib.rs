@@ -1,0 +1,1 @@
+//! FTP (placeholder while the crate is being built).
