@@ -5,7 +5,8 @@
 //! The path of a delivery through this crate:
 //!
 //! ```text
-//! MessageService ──▶ receiver::InnerReceiver ──(verify size+sha256, dedupe by id,
+//! MessageService ──▶ receiver::InnerReceiver ──(fetch references over SFTP,
+//!                    verify size+sha256, dedupe by id,
 //!                    commit to the `inbound` queue)──▶ ack to the DMZ
 //! `inbound` queue ──▶ deliver::Deliverer ──(profile match, intent, temp file, fsync,
 //!                    rename, fsync dir)──▶ <directory>/<channel>/<path>
@@ -18,12 +19,15 @@
 //! - [`push`]: what of the config the DMZ gets (channels' verifiers, listeners; never
 //!   an `invisible_to_dmz` channel, never a secret) and when (link up, reload);
 //! - [`receiver::InnerReceiver`], [`deliver::Deliverer`], [`admin`], [`node::start`];
+//! - [`fetch`]: payloads sent by reference, fetched over the DMZ's internal SFTP
+//!   into a spool staging file (hashed while streaming) before the commit;
 //! - [`housekeeping`]: forgets dedupe entries and journal records after 30 days.
 
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod deliver;
+pub mod fetch;
 pub mod housekeeping;
 pub mod node;
 pub mod push;

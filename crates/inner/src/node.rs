@@ -1,6 +1,8 @@
 //! Starting an inner node: open the spool, start the MessageService (dialling the
 //! DMZ; in direct mode also listening for it), the deliverer, the config pusher and
-//! the admin API; shutdown through one `CancellationToken`.
+//! the admin API; shutdown through one `CancellationToken`. The SFTP fetcher for
+//! payloads by reference is built here from `dmz.sftp*` (a restart applies changes
+//! to those settings; a reload does not).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +13,8 @@ use plumbing::{StartError, bind, client_config, local_addr, log_exit, server_con
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use sftp::fetch::{FetchConfig, Fetcher, HostKeyPolicy};
 
 use crate::TO_DMZ;
 use crate::admin::{self, AdminState};
@@ -60,7 +64,8 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     let spool: Arc<dyn Spool> = SledSpool::open(options)?;
     let link = Link::new();
     let node = Node { id: initial.node_id.clone(), role: NodeRole::Inner };
-    let receiver = Arc::new(InnerReceiver { spool: Arc::clone(&spool) });
+    let fetcher = Arc::new(Fetcher::new(fetch_config(&initial)?));
+    let receiver = Arc::new(InnerReceiver::new(Arc::clone(&spool), Some(fetcher)));
     let admin_listener = bind(initial.admin.listen, "admin").await?;
     let tasks = TaskTracker::new();
     let dmz = &initial.dmz;
@@ -93,4 +98,19 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, shutdown).await) });
     tracing::info!(message = "inner node started", node = %initial.node_id, admin = %admin_addr, dmz = %dmz.url, mode = ?dmz.mode);
     Ok(RunningInner { admin_addr, message_service_addr, settings, spool, link, tasks })
+}
+
+/// The fetcher's config: the inner's client key (made on first start), the DMZ's
+/// host key pinned from the config or else trusted on first use.
+fn fetch_config(settings: &config::InnerSettings) -> Result<FetchConfig, StartError> {
+    let dmz = &settings.dmz;
+    let key = sftp::keys::load_or_generate(&dmz.sftp_key).map_err(|e| StartError::Material(e.to_string()))?;
+    let host_key = match &dmz.sftp_host_key {
+        Some(line) => HostKeyPolicy::Pinned(
+            sftp::keys::parse_public(line)
+                .ok_or_else(|| StartError::Material("dmz.sftp_host_key: not an OpenSSH public key".into()))?,
+        ),
+        None => HostKeyPolicy::TrustOnFirstUse(settings.data_dir.join("dmz-sftp-host.pub")),
+    };
+    Ok(FetchConfig::new(dmz.sftp, dmz.sftp_user.clone(), key, host_key))
 }

@@ -3,28 +3,80 @@
 //! by id, *before* the ack goes back; the DMZ deletes only after that ack. A
 //! delivery that fails its checks gets no ack (nor do its channel's later ones in
 //! the frame): the DMZ keeps it and sends it again, and other channels go on.
+//!
+//! Payloads by reference (`Payload::Reference`) are fetched from the DMZ
+//! (`/payloads/<envelope id>` on its internal SFTP) into a spool staging file,
+//! hashed while streaming, checked, fsynced, and committed like inline ones. A
+//! broken transfer or a mismatch leaves the envelope unacked (logged at error); a
+//! spool that cannot take the file (quota, I/O) fails the whole frame, so the DMZ
+//! backs off instead of sending the same large payload again at once. References
+//! are fetched one after the other.
+//!
+//! The spool is not cancel-safe: each frame is handled in its own task, so a
+//! dropped request cannot cut a staging write or the enqueue in half.
+
+mod fetches;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use envelope::{Ack, AckOutcome, Body, DeliveryMeta, Envelope, Payload};
+use envelope::{Ack, AckOutcome, Body, DeliveryMeta, Envelope, EnvelopeId, Payload};
 use message_service::{ReceiveError, Receiver};
 use sha2::Digest;
 use spool::{Enqueued, NewItem, NewPayload, Spool};
 
 use crate::INBOUND;
+use crate::fetch::{PayloadSource, StageError, fetch_staged};
+use fetches::{Fetches, Running, Start};
 
 /// Commits deliveries from the DMZ.
+#[derive(Clone)]
 pub struct InnerReceiver {
-    pub spool: Arc<dyn Spool>,
+    spool: Arc<dyn Spool>,
+    /// Where payloads by reference come from; `None` leaves them unacked.
+    source: Option<Arc<dyn PayloadSource>>,
+    fetches: Fetches,
+}
+
+impl InnerReceiver {
+    pub fn new(spool: Arc<dyn Spool>, source: Option<Arc<dyn PayloadSource>>) -> Self {
+        InnerReceiver { spool, source, fetches: Fetches::default() }
+    }
 }
 
 #[async_trait]
 impl Receiver for InnerReceiver {
     async fn receive(&self, envelopes: Vec<Envelope>) -> Result<Vec<Ack>, ReceiveError> {
+        let receiver = self.clone();
+        tokio::spawn(async move { receiver.receive_frame(envelopes).await })
+            .await
+            .map_err(|e| ReceiveError::Unavailable(format!("receiver task failed: {e}")))?
+    }
+}
+
+/// What became of one delivery before the commit.
+enum Prepared {
+    /// To be enqueued; a referenced payload keeps its fetch claim until then.
+    Item(NewItem, Option<Running>),
+    /// Committed before (its payload was fetched then): a duplicate.
+    Known,
+}
+
+/// Why a delivery is not committed now.
+enum Refusal {
+    /// Leave it (and its channel's later envelopes) unacked.
+    Hold { reason: String, quiet: bool },
+    /// The spool cannot take anything now: fail the frame.
+    Frame(ReceiveError),
+}
+
+impl InnerReceiver {
+    async fn receive_frame(&self, envelopes: Vec<Envelope>) -> Result<Vec<Ack>, ReceiveError> {
         let mut outcomes = Vec::with_capacity(envelopes.len());
-        let mut items = Vec::new();
+        let (mut items, mut claims) = (Vec::new(), Vec::new());
         // A delivery that fails its checks is left unacked (the DMZ keeps it and
         // sends it again); so are its channel's later deliveries in this frame,
         // to keep the channel's order. Other channels go on.
@@ -34,22 +86,35 @@ impl Receiver for InnerReceiver {
                 Body::Delivery(meta) if held_channels.contains(&meta.channel) => continue,
                 Body::Delivery(meta) => {
                     let channel = meta.channel.clone();
-                    match delivery_item(envelope.id, meta, envelope.payload) {
-                        Ok(item) => items.push(item),
-                        Err(reason) => {
-                            tracing::error!(message = "delivery refused for now; the DMZ keeps it", id = %envelope.id, %channel, %reason);
+                    match self.prepare(envelope.id, meta, envelope.payload).await {
+                        Ok(Prepared::Item(item, claim)) => {
+                            items.push(item);
+                            claims.push(claim);
+                            None
+                        }
+                        Ok(Prepared::Known) => Some(AckOutcome::Duplicate),
+                        Err(Refusal::Frame(error)) => return Err(error),
+                        Err(Refusal::Hold { reason, quiet }) => {
+                            if quiet {
+                                tracing::debug!(id = %envelope.id, %channel, %reason, "delivery left for later");
+                            } else {
+                                tracing::error!(message = "delivery refused for now; the DMZ keeps it", id = %envelope.id, %channel, %reason);
+                            }
                             held_channels.insert(channel);
                             continue;
                         }
                     }
-                    None
                 }
                 Body::Heartbeat(_) => Some(AckOutcome::Committed),
                 Body::ConfigPush(_) => Some(AckOutcome::Rejected { reason: "the inner owns the config".into() }),
             };
             outcomes.push((envelope.id, outcome));
         }
-        let mut committed = self.spool.enqueue(INBOUND, items, true).await.map_err(ReceiveError::from)?.into_iter();
+        let committed = self.spool.enqueue(INBOUND, items, true).await.map_err(ReceiveError::from)?;
+        for claim in claims.iter().flatten() {
+            self.fetches.committed(claim.id);
+        }
+        let mut committed = committed.into_iter();
         Ok(outcomes
             .into_iter()
             .map(|(id, outcome)| {
@@ -61,68 +126,53 @@ impl Receiver for InnerReceiver {
             })
             .collect())
     }
-}
 
-/// Turns a delivery envelope into an `inbound` item after checking its bytes, or
-/// says why not. Nothing corrupt is ever delivered and nothing is dropped: the
-/// caller leaves a refused envelope unacked, so the DMZ keeps it.
-fn delivery_item(id: envelope::EnvelopeId, meta: DeliveryMeta, payload: Option<Payload>) -> Result<NewItem, String> {
-    let bytes = match payload {
-        Some(Payload::Inline(bytes)) => bytes,
-        Some(Payload::Reference { .. }) => return Err("payload by reference is not supported yet".into()),
-        None => return Err("no payload".into()),
-    };
-    let sha256 = envelope::Sha256(sha2::Sha256::digest(&bytes).into());
-    if bytes.len() as u64 != meta.size || sha256 != meta.sha256 {
-        return Err("payload does not match its size or sha-256".into());
-    }
-    Ok(NewItem {
-        id: id.as_u128(),
-        channel: Some(meta.channel.clone()),
-        header: envelope::encode(&Body::Delivery(meta)),
-        payload: NewPayload::Bytes(bytes),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use envelope::{EnvelopeId, Partner, Protocol, Sha256};
-    use spool::{SledSpool, SpoolOptions};
-
-    fn delivery(channel: &str, bytes: &[u8], corrupt: bool) -> Envelope {
-        let sha = sha2::Sha256::digest(bytes).into();
-        let meta = DeliveryMeta {
-            channel: channel.into(),
-            protocol: Protocol::Admin,
-            partner: Partner { login: None, remote: None },
-            path: "f".into(),
-            received_at: 0,
-            size: bytes.len() as u64,
-            sha256: Sha256(if corrupt { [0; 32] } else { sha }),
-        };
-        Envelope {
-            id: EnvelopeId::generate(),
-            body: Body::Delivery(meta),
-            payload: Some(Payload::Inline(bytes.to_vec())),
+    /// Turns a delivery into an `inbound` item after checking its bytes, or says
+    /// why not. Nothing corrupt is ever delivered and nothing is dropped.
+    async fn prepare(&self, id: EnvelopeId, meta: DeliveryMeta, payload: Option<Payload>) -> Result<Prepared, Refusal> {
+        let hold = |reason: &str| Refusal::Hold { reason: reason.to_owned(), quiet: false };
+        match payload {
+            Some(Payload::Inline(bytes)) => {
+                let sha256 = envelope::Sha256(sha2::Sha256::digest(&bytes).into());
+                if bytes.len() as u64 != meta.size || sha256 != meta.sha256 {
+                    return Err(hold("payload does not match its size or sha-256"));
+                }
+                Ok(Prepared::Item(item(id, meta, NewPayload::Bytes(bytes)), None))
+            }
+            Some(Payload::Reference { size, sha256 }) if size != meta.size || sha256 != meta.sha256 => {
+                Err(hold("reference does not match the delivery's size or sha-256"))
+            }
+            Some(Payload::Reference { .. }) => self.fetch(id, meta).await,
+            None => Err(hold("no payload")),
         }
     }
 
-    #[tokio::test]
-    async fn a_corrupt_delivery_holds_back_only_its_channel() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let spool = SledSpool::open(SpoolOptions::new(dir.path())).expect("spool");
-        let receiver = InnerReceiver { spool: spool.clone() };
-        let frame = vec![
-            delivery("a", b"1", false),
-            delivery("b", b"2", true),
-            delivery("b", b"3", false),
-            delivery("a", b"4", false),
-        ];
-        let ids: Vec<EnvelopeId> = frame.iter().map(|e| e.id).collect();
-        let acks = receiver.receive(frame).await.expect("receive");
-        let acked: Vec<EnvelopeId> = acks.iter().map(|a| a.id).collect();
-        assert_eq!(acked, vec![ids[0], ids[3]], "b's corrupt delivery and the one after it stay with the DMZ");
-        assert_eq!(spool.queue_stats(INBOUND).depth, 2);
+    /// Fetches a referenced payload into a staged spool file.
+    async fn fetch(&self, id: EnvelopeId, meta: DeliveryMeta) -> Result<Prepared, Refusal> {
+        let Some(source) = &self.source else {
+            return Err(Refusal::Hold { reason: "no fetcher for payloads by reference".into(), quiet: false });
+        };
+        let claim = match self.fetches.start(id) {
+            Ok(claim) => claim,
+            Err(Start::Committed) => return Ok(Prepared::Known),
+            Err(Start::Busy) => {
+                return Err(Refusal::Hold { reason: "its payload is being fetched already".into(), quiet: true });
+            }
+        };
+        let staged = fetch_staged(self.spool.clone(), source.clone(), id.to_string(), meta.size, meta.sha256).await;
+        match staged {
+            Ok(staged) => Ok(Prepared::Item(item(id, meta, NewPayload::Staged(staged)), Some(claim))),
+            Err(StageError::Refused(reason)) => Err(Refusal::Hold { reason, quiet: false }),
+            Err(StageError::Spool(error)) => Err(Refusal::Frame(error.into())),
+        }
+    }
+}
+
+fn item(id: EnvelopeId, meta: DeliveryMeta, payload: NewPayload) -> NewItem {
+    NewItem {
+        id: id.as_u128(),
+        channel: Some(meta.channel.clone()),
+        header: envelope::encode(&Body::Delivery(meta)),
+        payload,
     }
 }

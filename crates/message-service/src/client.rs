@@ -135,7 +135,7 @@ impl Session {
 
     /// The next batch of the outbound queue; an empty one if the spool fails.
     pub(crate) async fn lease(&self) -> Batch {
-        match lease_batch(&*self.spool, self.queue, &self.config.limits).await {
+        match lease_batch(&*self.spool, self.queue, &self.config.limits, self.config.by_reference.as_ref()).await {
             Ok(batch) => batch,
             Err(error) => {
                 tracing::error!(%error, queue = self.queue, "cannot lease outbound envelopes");

@@ -6,6 +6,8 @@ use envelope::NodeRole;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::reference::ByReference;
+
 /// Who dials whom.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -68,6 +70,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How long an idle `/exchange` waits for outbound envelopes (pushback mode).
     pub long_poll: Duration,
+    /// Pushback DMZ: send large payloads by reference. `None`: always inline.
+    pub by_reference: Option<ByReference>,
 }
 
 impl ServerConfig {
@@ -80,6 +84,7 @@ impl ServerConfig {
             deny: Vec::new(),
             limits: Limits::default(),
             long_poll: DEFAULT_LONG_POLL,
+            by_reference: None,
         }
     }
 }
@@ -97,6 +102,8 @@ pub struct ClientConfig {
     pub long_poll: Duration,
     /// Direct mode: after this long without traffic, a heartbeat is sent.
     pub heartbeat: Duration,
+    /// Direct-mode DMZ: send large payloads by reference. `None`: always inline.
+    pub by_reference: Option<ByReference>,
 }
 
 impl ClientConfig {
@@ -110,6 +117,7 @@ impl ClientConfig {
             backoff: Backoff::default(),
             long_poll: DEFAULT_LONG_POLL,
             heartbeat: DEFAULT_HEARTBEAT,
+            by_reference: None,
         }
     }
 

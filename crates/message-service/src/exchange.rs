@@ -104,7 +104,7 @@ async fn next_batch(state: &ServerState, wait: bool, superseded: &CancellationTo
         if superseded.is_cancelled() || state.shutdown.is_cancelled() {
             return Batch::default();
         }
-        match lease_batch(&*state.spool, queue, &state.config.limits).await {
+        match lease_batch(&*state.spool, queue, &state.config.limits, state.config.by_reference.as_ref()).await {
             Ok(batch) if !batch.is_empty() || !wait => return batch,
             Ok(_) => {}
             Err(error) => {

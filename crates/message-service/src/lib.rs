@@ -88,6 +88,16 @@
 //! - A spool record whose header does not decode is logged at error and acked away,
 //!   so it never blocks its queue.
 //!
+//! # Payloads by reference
+//!
+//! With a [`ByReference`] in the server (pushback) or client (direct) config, a
+//! delivery whose stored payload is a spool file larger than the current
+//! streaming size is sent as `Payload::Reference { size, sha256 }`, and its file
+//! is listed in [`References`] under the envelope id's text until the ack (the
+//! DMZ's internal SFTP server serves it as `/payloads/<id>`). The receiver fetches
+//! it before acking, so in direct mode a frame's request timeout grows by one
+//! second per MiB referenced. Details in `reference.rs`.
+//!
 //! # Failures
 //!
 //! - Client: any failed request releases its batch, marks the link down with the
@@ -110,10 +120,10 @@
 //! # Not done yet
 //!
 //! - TLS (plain HTTP only) and authentication of the peer beyond address rules.
-//! - Payloads by reference: every payload travels inline (the one decision point is
-//!   `outbox::wire_payload`); [`new_item`] refuses `Payload::Reference`. Until then,
-//!   an item larger than the peer's `max_frame_bytes` is refused with 413 on every
-//!   attempt and blocks its queue.
+//! - Payloads by reference go DMZ → inner only (the inner → DMZ direction is
+//!   inline; [`new_item`] refuses `Payload::Reference`). Without a [`ByReference`]
+//!   (or before the DMZ knows the streaming size), an item larger than the peer's
+//!   `max_frame_bytes` is refused with 413 on every attempt and blocks its queue.
 //! - HTTP/2; compression.
 
 #![forbid(unsafe_code)]
@@ -129,6 +139,7 @@ mod outbox;
 mod peer;
 mod pushback;
 mod receiver;
+mod reference;
 mod server;
 
 pub use client::run_client;
@@ -136,4 +147,5 @@ pub use config::{Backoff, ClientConfig, DEFAULT_HEARTBEAT, DEFAULT_LONG_POLL, Li
 pub use link::{Link, LinkState};
 pub use outbox::{UnsupportedPayload, new_item};
 pub use receiver::{ReceiveError, Receiver, SpoolReceiver, ack_for};
+pub use reference::{ByReference, References, STALE_AFTER, StreamingSize};
 pub use server::{CONTENT_TYPE, ENVELOPES_PATH, EXCHANGE_PATH, HELLO_PATH, serve};

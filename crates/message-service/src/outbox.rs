@@ -1,5 +1,6 @@
 //! Spool items ↔ envelopes (the lead's storage convention), leasing batches from an
-//! outbound queue, and settling them once the peer has acked.
+//! outbound queue, and settling them once the peer has acked. [`wire_payload`] is
+//! the one place deciding whether a payload travels inline or by reference.
 
 use std::collections::HashMap;
 
@@ -7,6 +8,7 @@ use envelope::{Ack, AckOutcome, Body, Envelope, EnvelopeId, Payload};
 use spool::{NewItem, NewPayload, Seq, Spool, SpoolError, StoredItem, StoredPayload};
 
 use crate::config::Limits;
+use crate::reference::{ByReference, References};
 
 /// An envelope that cannot be stored yet.
 #[derive(Debug, thiserror::Error)]
@@ -30,11 +32,22 @@ pub fn new_item(envelope: Envelope) -> Result<NewItem, UnsupportedPayload> {
 }
 
 /// How a stored payload travels. The one place where "inline or by reference" is
-/// decided; for now every payload travels inline.
-async fn wire_payload(stored: &StoredPayload) -> Result<Option<Payload>, SpoolError> {
-    match stored {
-        StoredPayload::None => Ok(None),
-        other => Ok(Some(Payload::Inline(other.read_all().await?))),
+/// decided: a delivery whose payload the spool keeps as a file larger than the
+/// current streaming size goes by reference (recorded in the references table
+/// under the envelope id); everything else inline.
+async fn wire_payload(
+    id: EnvelopeId,
+    body: &Body,
+    stored: &StoredPayload,
+    by_reference: Option<&ByReference>,
+) -> Result<Option<Payload>, SpoolError> {
+    match (stored, body, by_reference) {
+        (StoredPayload::None, _, _) => Ok(None),
+        (StoredPayload::File { path, size }, Body::Delivery(meta), Some(policy)) if policy.applies_to(*size) => {
+            policy.references.insert(id, path);
+            Ok(Some(Payload::Reference { size: *size, sha256: meta.sha256 }))
+        }
+        (other, _, _) => Ok(Some(Payload::Inline(other.read_all().await?))),
     }
 }
 
@@ -55,6 +68,8 @@ impl Batch {
 #[derive(Debug, Default)]
 pub(crate) struct Leases {
     by_id: HashMap<EnvelopeId, Seq>,
+    /// Where payloads sent by reference are recorded; acked ids are removed.
+    references: Option<References>,
 }
 
 impl Leases {
@@ -64,6 +79,9 @@ impl Leases {
 
     pub(crate) fn extend(&mut self, other: Leases) {
         self.by_id.extend(other.by_id);
+        if self.references.is_none() {
+            self.references = other.references;
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -81,6 +99,9 @@ impl Leases {
         acks.iter()
             .filter_map(|ack| {
                 let seq = self.by_id.remove(&ack.id)?;
+                if let Some(references) = &self.references {
+                    references.remove(ack.id);
+                }
                 if let AckOutcome::Rejected { reason } = &ack.outcome {
                     tracing::warn!(id = %ack.id, reason, "peer rejected envelope; deleting it");
                 }
@@ -119,9 +140,15 @@ pub(crate) fn release_all(spool: &dyn Spool, queue: &str, leases: &mut Leases) {
 
 /// Leases up to `batch_items` items and `batch_bytes` bytes (at least one item) and
 /// turns them into envelopes. Items leased but not taken are released at once.
-pub(crate) async fn lease_batch(spool: &dyn Spool, queue: &str, limits: &Limits) -> Result<Batch, SpoolError> {
+pub(crate) async fn lease_batch(
+    spool: &dyn Spool,
+    queue: &str,
+    limits: &Limits,
+    by_reference: Option<&ByReference>,
+) -> Result<Batch, SpoolError> {
     let items = spool.lease(queue, limits.batch_items.max(1)).await?;
     let mut batch = Batch::default();
+    batch.leases.references = by_reference.map(|policy| policy.references.clone());
     let mut bytes = 0usize;
     let mut items = items.into_iter();
     while let Some(item) = items.next() {
@@ -132,7 +159,7 @@ pub(crate) async fn lease_batch(spool: &dyn Spool, queue: &str, limits: &Limits)
             break;
         }
         let seq = item.seq;
-        match to_envelope(spool, queue, item).await {
+        match to_envelope(spool, queue, item, by_reference).await {
             Ok(Some(envelope)) => {
                 bytes = bytes.saturating_add(size);
                 batch.leases.insert(envelope.id, seq);
@@ -157,7 +184,12 @@ fn item_size(item: &StoredItem) -> usize {
 
 /// The envelope of a leased item. A header that does not decode can never be sent:
 /// it is logged and acked away (`Ok(None)`) so that it does not block the queue.
-async fn to_envelope(spool: &dyn Spool, queue: &str, item: StoredItem) -> Result<Option<Envelope>, SpoolError> {
+async fn to_envelope(
+    spool: &dyn Spool,
+    queue: &str,
+    item: StoredItem,
+    by_reference: Option<&ByReference>,
+) -> Result<Option<Envelope>, SpoolError> {
     let id = EnvelopeId::from_u128(item.id);
     let body = match envelope::decode::<Body>(&item.header, usize::MAX) {
         Ok(body) => body,
@@ -169,7 +201,7 @@ async fn to_envelope(spool: &dyn Spool, queue: &str, item: StoredItem) -> Result
             return Ok(None);
         }
     };
-    let payload = wire_payload(&item.payload).await?;
+    let payload = wire_payload(id, &body, &item.payload, by_reference).await?;
     Ok(Some(Envelope { id, body, payload }))
 }
 
@@ -227,9 +259,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stored_payloads_travel_inline() {
-        assert_eq!(wire_payload(&StoredPayload::None).await.ok(), Some(None));
-        let inline = wire_payload(&StoredPayload::Inline(b"x".to_vec())).await.ok();
+    async fn stored_payloads_travel_inline_without_a_streaming_size() {
+        let body = delivery("acme", b"x").body;
+        let id = EnvelopeId::generate();
+        assert_eq!(wire_payload(id, &body, &StoredPayload::None, None).await.ok(), Some(None));
+        let inline = wire_payload(id, &body, &StoredPayload::Inline(b"x".to_vec()), None).await.ok();
         assert_eq!(inline, Some(Some(Payload::Inline(b"x".to_vec()))));
+    }
+
+    #[tokio::test]
+    async fn files_above_the_streaming_size_travel_by_reference_until_acked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (small, large) = (dir.path().join("small"), dir.path().join("large"));
+        std::fs::write(&small, [1u8; 10]).expect("small");
+        std::fs::write(&large, [2u8; 11]).expect("large");
+        let mut envelope = delivery("acme", &[2u8; 11]);
+        let Body::Delivery(meta) = &mut envelope.body else { unreachable!() };
+        meta.sha256 = Sha256([9; 32]);
+        let references = References::new();
+        let policy = ByReference::new(|| Some(10), references.clone());
+        let stored = |path: &std::path::Path, size| StoredPayload::File { path: path.to_owned(), size };
+        let (id, body) = (envelope.id, &envelope.body);
+
+        let at_limit = wire_payload(id, body, &stored(&small, 10), Some(&policy)).await.ok();
+        assert_eq!(at_limit, Some(Some(Payload::Inline(vec![1u8; 10]))));
+        assert!(references.is_empty());
+        let over = wire_payload(id, body, &stored(&large, 11), Some(&policy)).await.ok();
+        assert_eq!(over, Some(Some(Payload::Reference { size: 11, sha256: Sha256([9; 32]) })));
+        assert_eq!(references.path(&id.to_string()), Some(large.clone()));
+        let inline_only = ByReference::new(|| None, References::new());
+        let unknown = wire_payload(id, body, &stored(&large, 11), Some(&inline_only)).await.ok();
+        assert_eq!(unknown, Some(Some(Payload::Inline(vec![2u8; 11]))), "no streaming size yet: inline");
+
+        let mut leases = Leases { references: Some(references.clone()), ..Leases::default() };
+        leases.insert(id, 7);
+        assert_eq!(leases.take_acked(&[Ack { id, outcome: AckOutcome::Committed }]), vec![7]);
+        assert!(references.is_empty(), "the ack forgets the reference");
     }
 }

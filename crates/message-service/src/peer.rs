@@ -84,9 +84,12 @@ impl Peer {
         Ok(theirs)
     }
 
-    /// Sends a frame to `path`, returns the peer's answer frame.
+    /// Sends a frame to `path`, returns the peer's answer frame. A frame carrying
+    /// payloads by reference gets extra time: the peer fetches them before it
+    /// answers.
     pub(crate) async fn send(&self, path: &str, frame: &Frame) -> Result<Frame, ClientError> {
-        let body = self.post(path, envelope::encode(frame), self.request_timeout).await?;
+        let timeout = self.request_timeout + fetch_allowance(frame);
+        let body = self.post(path, envelope::encode(frame), timeout).await?;
         Ok(envelope::decode(&body, self.max_frame_bytes)?)
     }
 
@@ -116,6 +119,22 @@ impl Peer {
         }
         Ok(bytes)
     }
+}
+
+/// The slowest fetch rate a frame's request timeout allows for its references.
+const MIN_FETCH_RATE: u64 = 1 << 20;
+
+/// Extra request time for the payloads a frame sends by reference.
+fn fetch_allowance(frame: &Frame) -> Duration {
+    let referenced: u64 = frame
+        .envelopes
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Some(envelope::Payload::Reference { size, .. }) => Some(*size),
+            _ => None,
+        })
+        .fold(0u64, u64::saturating_add);
+    Duration::from_secs(referenced / MIN_FETCH_RATE)
 }
 
 /// What the peer said: the first line of its error body, shortened.
