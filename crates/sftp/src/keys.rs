@@ -5,9 +5,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use russh::keys::{PrivateKey, PublicKey};
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
+pub use russh::keys::{PrivateKey, PublicKey};
 
 /// Why a key could not be loaded or made.
 #[derive(Debug, thiserror::Error)]

@@ -7,10 +7,15 @@
 //! - [`internal`]: the DMZ's internal SFTP server (port 8022), for the inner peer
 //!   only: staged payloads read-only, a write area for outbound files.
 //! - [`fetch`]: the inner's client for that server.
+//! - `listen`, `ssh` and `pump` (private): the accept loop with drain, the russh
+//!   settings, the SFTP-only SSH handler and the channel stream both servers share.
 
 #![forbid(unsafe_code)]
 
 pub mod fetch;
 pub mod internal;
 pub mod keys;
+mod listen;
 pub mod partner_server;
+mod pump;
+mod ssh;
