@@ -197,9 +197,7 @@ impl DmzFile {
             message_service: self.message_service.validate(problems),
             admin: self.admin.validate(problems),
             limits: self.limits.validate(problems),
-            sftp: PartnerSftp {
-                host_key: in_dir(&self.data_dir, self.sftp.host_key, "ssh_host_ed25519_key"),
-            },
+            sftp: PartnerSftp { host_key: in_dir(&self.data_dir, self.sftp.host_key, "ssh_host_ed25519_key") },
             ftp: self.ftp.validate(&self.data_dir, problems),
             internal_sftp: validate_internal_sftp(self.internal_sftp, problems),
         }
@@ -214,7 +212,8 @@ fn in_dir(data_dir: &std::path::Path, path: Option<PathBuf>, default: &str) -> P
 impl FtpFile {
     fn validate(self, data_dir: &std::path::Path, problems: &mut Problems) -> PartnerFtp {
         let text = self.passive_ports.unwrap_or_else(|| "30000-30099".into());
-        let passive_ports = match text.split_once('-').map(|(a, b)| (a.trim().parse::<u16>(), b.trim().parse::<u16>())) {
+        let passive_ports = match text.split_once('-').map(|(a, b)| (a.trim().parse::<u16>(), b.trim().parse::<u16>()))
+        {
             Some((Ok(low), Ok(high))) if 0 < low && low <= high => low..=high,
             _ => {
                 problems.push(format!("ftp.passive_ports: {text:?} is not a range like \"30000-30099\""));

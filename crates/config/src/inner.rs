@@ -199,7 +199,7 @@ impl InnerFile {
             problems.push(format!("role: this is an inner config, found role = {:?}", self.role));
         }
         check_node_id(problems, &self.node_id);
-        problems.range("streaming_size", self.streaming_size, 1024, 1 << 30);
+        problems.range("streaming_size", self.streaming_size, 1024, 16 << 20);
         let channels = validate_channels(self.channels, problems);
         let names: HashSet<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         let profiles = validate_profiles(self.profiles, &names, &self.data_dir, problems);
@@ -275,8 +275,13 @@ fn validate_listeners(files: Vec<ListenerFile>, problems: &mut Problems) -> Vec<
         .enumerate()
         .map(|(i, file)| {
             let field = format!("dmz_listeners[{i}]");
-            if file.protocol == Protocol::Admin {
-                problems.push(format!("{field}.protocol: \"admin\" is not a partner protocol"));
+            match file.protocol {
+                Protocol::Admin => problems.push(format!("{field}.protocol: \"admin\" is not a partner protocol")),
+                Protocol::Ftps => problems.push(format!(
+                    "{field}.protocol: use \"ftp\": it offers explicit FTPS (AUTH TLS); require TLS per channel \
+                     with ftp_tls_required"
+                )),
+                _ => {}
             }
             let bind = problems.socket_addr(&format!("{field}.bind"), &file.bind);
             if !seen.insert(bind) {

@@ -1,17 +1,18 @@
 //! The partner-facing configuration currently in force: the last one the inner
 //! pushed, restored from the spool at start-up.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use envelope::DmzConfig;
 use spool::{Spool, SpoolError, StateWrite};
+use tokio::sync::watch;
 
 use crate::CONFIG_STATE_KEY;
 
 /// Shared, cheaply cloned handle on the config in force.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ActiveConfig {
-    current: Arc<RwLock<Arc<DmzConfig>>>,
+    current: Arc<watch::Sender<Arc<DmzConfig>>>,
     /// Serializes pushes, so that the check against the generation in force and
     /// the durable write that follows cannot interleave.
     applying: Arc<tokio::sync::Mutex<()>>,
@@ -32,7 +33,12 @@ impl ActiveConfig {
 
     /// The config in force now.
     pub fn get(&self) -> Arc<DmzConfig> {
-        self.current.read().map(|c| Arc::clone(&c)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+        Arc::clone(&self.current.borrow())
+    }
+
+    /// Sees every config put in force from now on.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<DmzConfig>> {
+        self.current.subscribe()
     }
 
     /// Makes a pushed config durable, then puts it in force; a push older than
@@ -57,8 +63,13 @@ impl ActiveConfig {
     }
 
     fn set(&self, config: DmzConfig) {
-        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *guard = Arc::new(config);
+        self.current.send_replace(Arc::new(config));
+    }
+}
+
+impl Default for ActiveConfig {
+    fn default() -> Self {
+        ActiveConfig { current: Arc::new(watch::Sender::new(Arc::new(DmzConfig::default()))), applying: Arc::default() }
     }
 }
 
@@ -68,7 +79,8 @@ mod tests {
     use spool::{SledSpool, SpoolOptions};
 
     fn config(generation: u64, channel: &str) -> DmzConfig {
-        let channels = vec![envelope::ChannelVerifiers { name: channel.into(), ftp_tls_required: false, logins: vec![] }];
+        let channels =
+            vec![envelope::ChannelVerifiers { name: channel.into(), ftp_tls_required: false, logins: vec![] }];
         DmzConfig { generation, channels, ..DmzConfig::default() }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use envelope::{Body, DeliveryMeta, EnvelopeId, Partner, PathError, Protocol, Sha256};
 use sha2::Digest;
-use spool::{NewItem, NewPayload, Spool, SpoolError};
+use spool::{NewItem, NewPayload, Spool, SpoolError, StagingFile};
 
 use crate::TO_INNER;
 use crate::active::ActiveConfig;
@@ -75,9 +75,33 @@ impl Intake {
     /// Commits a complete payload; returns once it is durable.
     pub async fn accept(&self, arrival: Arrival, bytes: Vec<u8>) -> Result<Accepted, IntakeError> {
         self.check(&arrival)?;
-        let id = EnvelopeId::generate();
         let sha256 = Sha256(sha2::Sha256::digest(&bytes).into());
         let size = bytes.len() as u64;
+        self.enqueue(arrival, size, sha256, NewPayload::Bytes(bytes)).await
+    }
+
+    /// Starts a streamed delivery: bytes go to a spool staging file as they come.
+    pub async fn begin(&self, arrival: Arrival) -> Result<StreamedDelivery, IntakeError> {
+        self.check(&arrival)?;
+        let staging = self.spool.stage().await?;
+        Ok(StreamedDelivery {
+            intake: self.clone(),
+            arrival,
+            staging,
+            hasher: sha2::Sha256::new(),
+            buffer: Vec::with_capacity(WRITE_CHUNK),
+            size: 0,
+        })
+    }
+
+    async fn enqueue(
+        &self,
+        arrival: Arrival,
+        size: u64,
+        sha256: Sha256,
+        payload: NewPayload,
+    ) -> Result<Accepted, IntakeError> {
+        let id = EnvelopeId::generate();
         let meta = DeliveryMeta {
             channel: arrival.channel,
             protocol: arrival.protocol,
@@ -91,9 +115,66 @@ impl Intake {
             id: id.as_u128(),
             channel: Some(meta.channel.clone()),
             header: envelope::encode(&Body::Delivery(meta)),
-            payload: NewPayload::Bytes(bytes),
+            payload,
         };
         self.spool.enqueue(TO_INNER, vec![item], false).await?;
         Ok(Accepted { id, size, sha256 })
+    }
+}
+
+/// Bytes are gathered to this size before each write to the staging file.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// A delivery whose bytes are being streamed in. Dropping it before
+/// [`StreamedDelivery::commit`] deletes the staged bytes: nothing is forwarded.
+pub struct StreamedDelivery {
+    intake: Intake,
+    arrival: Arrival,
+    staging: Box<dyn StagingFile>,
+    hasher: sha2::Sha256,
+    buffer: Vec<u8>,
+    size: u64,
+}
+
+impl StreamedDelivery {
+    /// Appends bytes; refuses with `InsufficientStorage` once the quota is reached.
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), IntakeError> {
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= WRITE_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    pub fn channel(&self) -> &str {
+        &self.arrival.channel
+    }
+
+    /// Bytes received so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    async fn flush(&mut self) -> Result<(), IntakeError> {
+        let result = self.staging.write_all(&self.buffer).await;
+        self.buffer.clear();
+        Ok(result?)
+    }
+
+    /// Fsyncs the payload and enqueues its envelope in one durable commit. Runs in
+    /// a task of its own, so a caller that is cancelled cannot cut it half-way.
+    pub async fn commit(mut self) -> Result<Accepted, IntakeError> {
+        self.flush().await?;
+        let sha256 = Sha256(self.hasher.finalize().into());
+        let (intake, arrival, size) = (self.intake, self.arrival, self.size);
+        let staging = self.staging;
+        tokio::spawn(async move {
+            let staged = staging.finish().await?;
+            intake.enqueue(arrival, size, sha256, NewPayload::Staged(staged)).await
+        })
+        .await
+        .unwrap_or_else(|e| Err(IntakeError::Unavailable(e.to_string())))
     }
 }

@@ -18,9 +18,13 @@
 
 pub mod active;
 pub mod admin;
+pub mod gateway;
+pub mod home;
 pub mod intake;
+pub mod listeners;
 pub mod node;
 pub mod receiver;
+mod services;
 
 pub use node::{RunningDmz, start};
 

@@ -2,11 +2,12 @@
 //! listeners, spawn the services; shutdown through one `CancellationToken`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use config::dmz::DmzSettings;
 use envelope::NodeRole;
-use message_service::{Link, Node};
+use message_service::{ByReference, Link, Node, References};
 use plumbing::{StartError, bind, client_config, local_addr, log_exit, server_config};
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
@@ -17,11 +18,14 @@ use crate::active::ActiveConfig;
 use crate::admin::{self, AdminState};
 use crate::intake::Intake;
 use crate::receiver::DmzReceiver;
+use crate::services;
 
 /// A started DMZ node.
 pub struct RunningDmz {
     /// Where the MessageService listens (port 8020 by default).
     pub message_service_addr: SocketAddr,
+    /// Where the inner fetches payloads by reference (port 8022 by default).
+    pub internal_sftp_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub spool: Arc<dyn Spool>,
     pub link: Link,
@@ -46,21 +50,29 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let ms = &settings.message_service;
     let ms_listener = bind(ms.listen, "message service").await?;
     let admin_listener = bind(settings.admin.listen, "admin").await?;
+    let tasks = TaskTracker::new();
+    let references = References::new();
+    let store = Arc::new(InternalStore { references: references.clone(), outbound: services::outbound_dir(&settings) });
+    let internal_sftp_addr = services::start_internal_sftp(&settings, store, &tasks, &shutdown).await?;
+    services::start_partner_listeners(&settings, &spool, &config, &tasks, &shutdown)?;
     let running = RunningDmz {
         message_service_addr: local_addr(&ms_listener)?,
         admin_addr: local_addr(&admin_listener)?,
+        internal_sftp_addr,
         spool: Arc::clone(&spool),
         link: link.clone(),
-        tasks: TaskTracker::new(),
+        tasks,
     };
-    let server = server_config(node.clone(), ms.mode, &ms.allow, &ms.deny, ms.long_poll);
+    let mut server = server_config(node.clone(), ms.mode, &ms.allow, &ms.deny, ms.long_poll);
+    server.by_reference = Some(by_reference(&config, &references));
     let (tasks, token) = (&running.tasks, shutdown.clone());
     let (s, r, l) = (Arc::clone(&spool), receiver.clone(), link.clone());
     tasks.spawn(async move {
         log_exit("message service", message_service::serve(ms_listener, server, s, TO_INNER, r, l, token).await)
     });
     if let Some(url) = &ms.inner_url {
-        let client = client_config(node, ms.mode, url, ms.long_poll, ms.reconnect_max);
+        let mut client = client_config(node, ms.mode, url, ms.long_poll, ms.reconnect_max);
+        client.by_reference = Some(by_reference(&config, &references));
         tasks.spawn(message_service::run_client(
             client,
             Arc::clone(&spool),
@@ -83,9 +95,34 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
         message = "DMZ node started",
         node = %settings.node_id,
         message_service = %running.message_service_addr,
+        internal_sftp = %running.internal_sftp_addr,
         admin = %running.admin_addr,
     );
     Ok(running)
+}
+
+/// Payloads above the pushed `streaming_size` go by reference (none before the
+/// first push: then everything stays inline).
+fn by_reference(config: &ActiveConfig, references: &References) -> ByReference {
+    let config = config.clone();
+    ByReference::new(move || Some(config.get().streaming_size).filter(|&size| size > 0), references.clone())
+}
+
+/// What the internal SFTP server serves: payloads announced by reference, and
+/// the write area for outbound files.
+struct InternalStore {
+    references: References,
+    outbound: PathBuf,
+}
+
+impl sftp::internal::PayloadStore for InternalStore {
+    fn payload(&self, name: &str) -> Option<PathBuf> {
+        self.references.path(name)
+    }
+
+    fn outbound_dir(&self) -> PathBuf {
+        self.outbound.clone()
+    }
 }
 
 fn open_spool(settings: &DmzSettings) -> Result<Arc<dyn Spool>, StartError> {

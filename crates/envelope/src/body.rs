@@ -147,7 +147,7 @@ impl DmzConfig {
 }
 
 /// One partner listener the DMZ should run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PartnerListener {
     pub protocol: Protocol,
     pub bind: SocketAddr,

@@ -55,6 +55,15 @@ pub enum StartError {
     Io { what: String, source: std::io::Error },
     #[error("cannot open the spool: {0}")]
     Spool(#[from] SpoolError),
+    /// Key or certificate material could not be loaded or made.
+    #[error("{0}")]
+    Material(String),
+}
+
+/// Whether `ip` may connect under `allow`/`deny` CIDR rules (empty `allow`: any;
+/// `deny` wins).
+pub fn admits(allow: &[ipnet::IpNet], deny: &[ipnet::IpNet], ip: std::net::IpAddr) -> bool {
+    (allow.is_empty() || allow.iter().any(|net| net.contains(&ip))) && !deny.iter().any(|net| net.contains(&ip))
 }
 
 /// Binds a listener, naming it in the error.

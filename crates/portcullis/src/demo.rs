@@ -16,11 +16,17 @@ const INNER_TOML: &str = include_str!("../../../etc/demo/inner.toml");
 pub fn run(data: &Path) -> ExitCode {
     let dmz_settings = with_data_dir(DMZ_TOML, &data.join("dmz")).and_then(|t| config::parse_dmz(&t));
     let inner_settings = with_data_dir(INNER_TOML, &data.join("inner")).and_then(|t| config::parse_inner(&t));
-    let (dmz_settings, inner_settings) = match (dmz_settings, inner_settings) {
+    let (mut dmz_settings, inner_settings) = match (dmz_settings, inner_settings) {
         (Ok(d), Ok(i)) => (d, i),
         (d, i) => return tools::report(&[d.err(), i.err()].into_iter().flatten().flatten().collect::<Vec<_>>()),
     };
     init_tracing();
+    // The demo introduces its inner node to its DMZ: the inner's SFTP key (made on
+    // first start) is what the DMZ's internal SFTP listener accepts.
+    match sftp::keys::load_or_generate(&inner_settings.dmz.sftp_key) {
+        Ok(key) => dmz_settings.internal_sftp.authorized_keys = vec![sftp::keys::public_line(key.public_key())],
+        Err(error) => return failed(&error),
+    }
     runtime().block_on(async {
         let shutdown = CancellationToken::new();
         let dmz = match dmz::start(dmz_settings, shutdown.clone()).await {
@@ -57,14 +63,20 @@ fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner)
     println!(
         "\nportcullis demo: a DMZ node and an inner node in pushback mode\n\n  \
          MessageService (DMZ)   {ms}\n  \
+         DMZ internal SFTP      {internal} (inner peer only)\n  \
+         partner FTP / FTPS     127.0.0.1:2121 (explicit AUTH TLS; passive ports 30000-30099)\n  \
+         partner SFTP           127.0.0.1:2222\n  \
          DMZ admin              http://{dmz_admin}\n  \
          inner admin            http://{inner_admin}\n\n  \
          channel `demo`: partner login demo / password demo\n  \
-         deliver a file:  curl --data-binary @FILE 'http://{dmz_admin}/api/v1/deliveries?channel=demo&path=hello.txt'\n  \
+         deliver a file:  sftp -P 2222 demo@127.0.0.1   (then: put FILE)\n  \
+         \x20                curl -T FILE ftp://demo:demo@127.0.0.1:2121/FILE\n  \
+         \x20                curl --data-binary @FILE 'http://{dmz_admin}/api/v1/deliveries?channel=demo&path=hello.txt'\n  \
          it lands in:     {inbox}/\n  \
          status:          curl http://{inner_admin}/api/v1/status\n\n\
          Ctrl-C stops both nodes.\n",
         ms = dmz.message_service_addr,
+        internal = dmz.internal_sftp_addr,
         dmz_admin = dmz.admin_addr,
         inner_admin = inner.admin_addr,
         inbox = inbox.display(),

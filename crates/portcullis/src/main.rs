@@ -43,6 +43,9 @@ enum Command {
     CheckConfig { file: PathBuf },
     /// Read a password from standard input and print its argon2id hash for a config.
     HashPassword,
+    /// Make an ed25519 SSH key at FILE (kept if it exists) and print its public line,
+    /// e.g. the inner's key for the DMZ's `internal_sftp.authorized_keys`.
+    Keygen { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => tools::check_config(&file),
         Command::HashPassword => tools::hash_password(),
+        Command::Keygen { file } => tools::keygen(&file),
         Command::Dmz { config } => run::dmz(&config),
         Command::Inner { config } => run::inner(&config),
         Command::Demo { data } => demo::run(&data),

@@ -58,3 +58,17 @@ pub fn hash_password() -> ExitCode {
         }
     }
 }
+
+/// `keygen FILE`: loads or makes an ed25519 key and prints its public line.
+pub fn keygen(file: &Path) -> ExitCode {
+    match sftp::keys::load_or_generate(file) {
+        Ok(key) => {
+            println!("{}", sftp::keys::public_line(key.public_key()));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("portcullis keygen: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

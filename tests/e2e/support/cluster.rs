@@ -33,6 +33,10 @@ pub struct ClusterOptions {
     pub dmz_ms_extra: String,
     /// `[[profiles]]` tables placed before the catch-all profile.
     pub profiles: String,
+    /// OpenSSH public key lines every channel's login also accepts.
+    pub partner_keys: Vec<String>,
+    /// Channels whose FTP partners must use `AUTH TLS`.
+    pub ftp_tls_required: Vec<String>,
 }
 
 impl Default for ClusterOptions {
@@ -45,6 +49,8 @@ impl Default for ClusterOptions {
             spool_quota_bytes: 1 << 30,
             dmz_ms_extra: String::new(),
             profiles: String::new(),
+            partner_keys: Vec::new(),
+            ftp_tls_required: Vec::new(),
         }
     }
 }
@@ -123,8 +129,29 @@ pub struct Cluster {
     pub dmz_admin: String,
     pub inner_admin: String,
     pub dmz_ms_port: u16,
+    pub ports: PartnerPorts,
     pub client: reqwest::Client,
     pub options: ClusterOptions,
+}
+
+/// The DMZ's partner-facing and internal SFTP ports of a cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct PartnerPorts {
+    pub sftp: u16,
+    pub ftp: u16,
+    pub internal_sftp: u16,
+    /// First and last passive FTP data port.
+    pub passive: (u16, u16),
+}
+
+impl PartnerPorts {
+    fn pick() -> PartnerPorts {
+        static NEXT_RANGE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        // Passive ranges of 20 ports below the ephemeral range, distinct per cluster.
+        let n = NEXT_RANGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 400;
+        let low = 20_000 + n * 20;
+        PartnerPorts { sftp: free_port(), ftp: free_port(), internal_sftp: free_port(), passive: (low, low + 19) }
+    }
 }
 
 impl Cluster {
@@ -132,11 +159,14 @@ impl Cluster {
     pub fn new(options: ClusterOptions) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let (dmz_ms, dmz_admin, inner_admin, inner_ms) = (free_port(), free_port(), free_port(), free_port());
+        let ports = PartnerPorts::pick();
         let dmz_config = dir.path().join("dmz.toml");
         let inner_config = dir.path().join("inner.toml");
-        std::fs::write(&dmz_config, dmz_toml(dir.path(), &options, dmz_ms, dmz_admin, inner_ms))
+        let inner_key = keygen(&dir.path().join("inner/dmz-sftp.key"));
+        let ms = (dmz_ms, inner_ms);
+        std::fs::write(&dmz_config, dmz_toml(dir.path(), &options, ms, dmz_admin, &ports, &inner_key))
             .expect("write dmz.toml");
-        std::fs::write(&inner_config, inner_toml(dir.path(), &options, dmz_ms, inner_admin, inner_ms))
+        std::fs::write(&inner_config, inner_toml(dir.path(), &options, ms, inner_admin, &ports))
             .expect("write inner.toml");
         let node =
             |role, config| NodeProcess { role, config, log: dir.path().join(format!("{role}.log")), child: None };
@@ -146,6 +176,7 @@ impl Cluster {
             dmz_admin: format!("http://127.0.0.1:{dmz_admin}"),
             inner_admin: format!("http://127.0.0.1:{inner_admin}"),
             dmz_ms_port: dmz_ms,
+            ports,
             client: reqwest::Client::new(),
             options,
             dir,
@@ -207,7 +238,21 @@ impl Drop for Cluster {
     }
 }
 
-fn dmz_toml(dir: &Path, o: &ClusterOptions, ms: u16, admin: u16, inner_ms: u16) -> String {
+/// Makes an SSH key with `portcullis keygen`; returns its public line.
+fn keygen(path: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).arg("keygen").arg(path).output().expect("keygen");
+    assert!(output.status.success(), "keygen failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8 key").trim().to_owned()
+}
+
+fn dmz_toml(
+    dir: &Path,
+    o: &ClusterOptions,
+    (ms, inner_ms): (u16, u16),
+    admin: u16,
+    p: &PartnerPorts,
+    key: &str,
+) -> String {
     let mode = match o.mode {
         Mode::Direct => format!("mode = \"direct\"\ninner_url = \"http://127.0.0.1:{inner_ms}\""),
         Mode::Pushback => "mode = \"pushback\"".to_string(),
@@ -216,31 +261,44 @@ fn dmz_toml(dir: &Path, o: &ClusterOptions, ms: u16, admin: u16, inner_ms: u16) 
         "role = \"dmz\"\nnode_id = \"test-dmz\"\ndata_dir = \"{data}\"\n\n\
          [message_service]\nlisten = \"127.0.0.1:{ms}\"\n{mode}\nreconnect_max_ms = 300\n{extra}\n\n\
          [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
-         [limits]\nmax_payload_bytes = {max}\nspool_quota_bytes = {quota}\n",
+         [limits]\nmax_payload_bytes = {max}\nspool_quota_bytes = {quota}\n\n\
+         [internal_sftp]\nlisten = \"127.0.0.1:{internal}\"\nallow = [\"127.0.0.0/8\"]\nauthorized_keys = [\"{key}\"]\n\n\
+         [ftp]\npassive_ports = \"{low}-{high}\"\npassive_address = \"127.0.0.1\"\n",
         data = dir.join("dmz").display(),
+        internal = p.internal_sftp,
+        low = p.passive.0,
+        high = p.passive.1,
         extra = o.dmz_ms_extra,
         max = o.streaming_size,
         quota = o.spool_quota_bytes,
     )
 }
 
-fn inner_toml(dir: &Path, o: &ClusterOptions, dmz_ms: u16, admin: u16, inner_ms: u16) -> String {
+fn inner_toml(dir: &Path, o: &ClusterOptions, (dmz_ms, inner_ms): (u16, u16), admin: u16, p: &PartnerPorts) -> String {
     let mode = match o.mode {
         Mode::Direct => format!("mode = \"direct\"\nlisten = \"127.0.0.1:{inner_ms}\""),
         Mode::Pushback => "mode = \"pushback\"".to_string(),
     };
     let mut text = format!(
         "role = \"inner\"\nnode_id = \"test-inner\"\ndata_dir = \"{data}\"\nstreaming_size = {streaming}\n\n\
-         [dmz]\nurl = \"http://127.0.0.1:{dmz_ms}\"\n{mode}\nreconnect_max_ms = 300\n\n\
-         [admin]\nlisten = \"127.0.0.1:{admin}\"\n",
+         [dmz]\nurl = \"http://127.0.0.1:{dmz_ms}\"\n{mode}\nreconnect_max_ms = 300\n\
+         sftp = \"127.0.0.1:{internal}\"\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
+         [[dmz_listeners]]\nprotocol = \"sftp\"\nbind = \"127.0.0.1:{sftp}\"\n\n\
+         [[dmz_listeners]]\nprotocol = \"ftp\"\nbind = \"127.0.0.1:{ftp}\"\n",
         data = dir.join("inner").display(),
         streaming = o.streaming_size,
+        internal = p.internal_sftp,
+        sftp = p.sftp,
+        ftp = p.ftp,
     );
+    let keys = o.partner_keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
     let channels = o.channels.iter().map(|c| (c, false)).chain(o.invisible.iter().map(|c| (c, true)));
     for (name, invisible) in channels {
         text += &format!(
-            "\n[[channels]]\nname = \"{name}\"\ninvisible_to_dmz = {invisible}\n\n\
-             [[channels.logins]]\nuser = \"{name}-user\"\npassword_hash = \"{DEMO_HASH}\"\n"
+            "\n[[channels]]\nname = \"{name}\"\ninvisible_to_dmz = {invisible}\nftp_tls_required = {tls}\n\n\
+             [[channels.logins]]\nuser = \"{name}-user\"\npassword_hash = \"{DEMO_HASH}\"\npublic_keys = [{keys}]\n",
+            tls = o.ftp_tls_required.contains(name),
         );
     }
     text + &o.profiles + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n"

@@ -2,6 +2,7 @@
 //! plus polling helpers (never fixed sleeps).
 
 pub mod check;
+pub mod clients;
 pub mod cluster;
 pub mod http;
 pub mod payloads;

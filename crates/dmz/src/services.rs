@@ -1,0 +1,92 @@
+//! Starting the DMZ's SSH/FTP side: the partner listeners the inner asked for
+//! (through [`crate::listeners`]) and the internal SFTP listener for the inner peer.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use config::dmz::DmzSettings;
+use partner::Gateway;
+use plumbing::{StartError, bind, local_addr, log_exit};
+use spool::Spool;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::active::ActiveConfig;
+use crate::gateway::DmzGateway;
+use crate::home::Homes;
+use crate::intake::Intake;
+use crate::listeners::{self, ProtocolSettings};
+
+/// Spawns the partner listener manager; returns the gateway it serves.
+pub(crate) fn start_partner_listeners(
+    settings: &DmzSettings,
+    spool: &Arc<dyn Spool>,
+    config: &ActiveConfig,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), StartError> {
+    let gateway: Arc<dyn Gateway> = Arc::new(DmzGateway {
+        intake: Intake::new(Arc::clone(spool), config.clone()),
+        config: config.clone(),
+        homes: Homes::new(Arc::clone(spool)),
+    });
+    let host_key = sftp::keys::load_or_generate(&settings.sftp.host_key).map_err(material)?;
+    let ftp = &settings.ftp;
+    let names = vec!["localhost".to_owned(), settings.node_id.clone()];
+    ftp::tls::load_or_generate_self_signed(&ftp.tls_cert, &ftp.tls_key, &names).map_err(material)?;
+    let protocols = ProtocolSettings {
+        sftp: sftp::partner_server::PartnerSftpConfig::new(host_key),
+        ftp: ftp::FtpConfig {
+            passive_ports: ftp.passive_ports.clone(),
+            passive_address: ftp.passive_address,
+            tls: Some(ftp::TlsFiles { cert: ftp.tls_cert.clone(), key: ftp.tls_key.clone() }),
+            ..ftp::FtpConfig::default()
+        },
+    };
+    tasks.spawn(listeners::run(config.clone(), gateway, protocols, tasks.clone(), shutdown.clone()));
+    Ok(())
+}
+
+/// Binds and spawns the internal SFTP listener; returns its address.
+pub(crate) async fn start_internal_sftp(
+    settings: &DmzSettings,
+    store: Arc<dyn sftp::internal::PayloadStore>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<SocketAddr, StartError> {
+    let internal = &settings.internal_sftp;
+    let host_key = sftp::keys::load_or_generate(&settings.sftp.host_key).map_err(material)?;
+    let authorized_keys = internal
+        .authorized_keys
+        .iter()
+        .map(|k| {
+            sftp::keys::parse_public(k)
+                .ok_or_else(|| material(format!("internal_sftp.authorized_keys: cannot read {k:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let outbound = outbound_dir(settings);
+    std::fs::create_dir_all(&outbound).map_err(|e| material(format!("{}: {e}", outbound.display())))?;
+    let (allow, deny) = (internal.allow.clone(), internal.deny.clone());
+    let config = sftp::internal::InternalSftpConfig {
+        host_key,
+        authorized_keys,
+        admit: Arc::new(move |ip| plumbing::admits(&allow, &deny, ip)),
+    };
+    let listener = bind(internal.listen, "internal SFTP").await?;
+    let addr = local_addr(&listener)?;
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        log_exit("internal SFTP", sftp::internal::serve(listener, config, store, token).await);
+    });
+    Ok(addr)
+}
+
+/// Where the inner leaves outbound files on the DMZ.
+pub(crate) fn outbound_dir(settings: &DmzSettings) -> PathBuf {
+    settings.data_dir.join("outbound")
+}
+
+fn material(error: impl std::fmt::Display) -> StartError {
+    StartError::Material(error.to_string())
+}
