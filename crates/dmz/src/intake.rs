@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use envelope::{Body, DeliveryMeta, EnvelopeId, Partner, PathError, Protocol, Sha256};
 use sha2::Digest;
-use spool::{NewItem, NewPayload, Spool, SpoolError, StagingFile};
+use spool::{NewItem, NewPayload, Spool, SpoolError};
 
 use crate::TO_INNER;
 use crate::active::ActiveConfig;
+pub use crate::streamed::StreamedDelivery;
 
 /// Who delivered what, before the bytes are looked at.
 #[derive(Debug, Clone)]
@@ -80,21 +81,18 @@ impl Intake {
         self.enqueue(arrival, size, sha256, NewPayload::Bytes(bytes)).await
     }
 
-    /// Starts a streamed delivery: bytes go to a spool staging file as they come.
+    /// Starts a streamed delivery: bytes go to a spool staging file as they come
+    /// (see [`StreamedDelivery`]).
     pub async fn begin(&self, arrival: Arrival) -> Result<StreamedDelivery, IntakeError> {
         self.check(&arrival)?;
-        let staging = self.spool.stage().await?;
-        Ok(StreamedDelivery {
-            intake: self.clone(),
-            arrival,
-            staging,
-            hasher: sha2::Sha256::new(),
-            buffer: Vec::with_capacity(WRITE_CHUNK),
-            size: 0,
-        })
+        Ok(StreamedDelivery::new(self.clone(), arrival))
     }
 
-    async fn enqueue(
+    pub(crate) fn spool(&self) -> &Arc<dyn Spool> {
+        &self.spool
+    }
+
+    pub(crate) async fn enqueue(
         &self,
         arrival: Arrival,
         size: u64,
@@ -119,62 +117,5 @@ impl Intake {
         };
         self.spool.enqueue(TO_INNER, vec![item], false).await?;
         Ok(Accepted { id, size, sha256 })
-    }
-}
-
-/// Bytes are gathered to this size before each write to the staging file.
-const WRITE_CHUNK: usize = 1 << 20;
-
-/// A delivery whose bytes are being streamed in. Dropping it before
-/// [`StreamedDelivery::commit`] deletes the staged bytes: nothing is forwarded.
-pub struct StreamedDelivery {
-    intake: Intake,
-    arrival: Arrival,
-    staging: Box<dyn StagingFile>,
-    hasher: sha2::Sha256,
-    buffer: Vec<u8>,
-    size: u64,
-}
-
-impl StreamedDelivery {
-    /// Appends bytes; refuses with `InsufficientStorage` once the quota is reached.
-    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), IntakeError> {
-        self.hasher.update(bytes);
-        self.size += bytes.len() as u64;
-        self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() >= WRITE_CHUNK {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    pub fn channel(&self) -> &str {
-        &self.arrival.channel
-    }
-
-    /// Bytes received so far.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    async fn flush(&mut self) -> Result<(), IntakeError> {
-        let result = self.staging.write_all(&self.buffer).await;
-        self.buffer.clear();
-        Ok(result?)
-    }
-
-    /// Fsyncs the payload and enqueues its envelope in one durable commit. Runs in
-    /// a task of its own, so a caller that is cancelled cannot cut it half-way.
-    pub async fn commit(mut self) -> Result<Accepted, IntakeError> {
-        self.flush().await?;
-        let sha256 = Sha256(self.hasher.finalize().into());
-        let (intake, arrival, size) = (self.intake, self.arrival, self.size);
-        let staging = self.staging;
-        tokio::spawn(async move {
-            let staged = staging.finish().await?;
-            intake.enqueue(arrival, size, sha256, NewPayload::Staged(staged)).await
-        })
-        .await
-        .unwrap_or_else(|e| Err(IntakeError::Unavailable(e.to_string())))
     }
 }

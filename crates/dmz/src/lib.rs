@@ -25,6 +25,7 @@ pub mod listeners;
 pub mod node;
 pub mod receiver;
 mod services;
+mod streamed;
 
 pub use node::{RunningDmz, start};
 

@@ -10,6 +10,11 @@ use crate::api::{SpoolError, StagedPayload, StagingFile};
 use crate::payloads::remove_quietly;
 use crate::quota::Reservation;
 
+/// After this many bytes, a background `fdatasync` starts writing back what is
+/// there so far, so the final fsync of a large upload has little left to do
+/// (the transfer and the writeback overlap instead of running one after the other).
+const EARLY_SYNC_EVERY: u64 = 64 << 20;
+
 /// A staging file being written. Every byte is reserved against the quota before
 /// it is written; dropping the file unfinished deletes it and gives the bytes back.
 pub(crate) struct SledStagingFile {
@@ -18,12 +23,40 @@ pub(crate) struct SledStagingFile {
     written: u64,
     /// `None` once finished (ownership moved into the [`StagedPayload`]).
     reservation: Option<Reservation>,
+    /// Bytes written when the last early writeback started, and that writeback.
+    synced_at: u64,
+    early_sync: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SledStagingFile {
     pub(crate) async fn create(path: PathBuf, reservation: Reservation) -> Result<SledStagingFile, SpoolError> {
         let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
-        Ok(SledStagingFile { file: Some(file), path, written: 0, reservation: Some(reservation) })
+        Ok(SledStagingFile {
+            file: Some(file),
+            path,
+            written: 0,
+            reservation: Some(reservation),
+            synced_at: 0,
+            early_sync: None,
+        })
+    }
+
+    /// Starts a background writeback of the bytes so far, at most one at a time.
+    /// Its outcome does not matter: [`StagingFile::finish`] fsyncs everything.
+    async fn maybe_sync_early(&mut self) {
+        let busy = self.early_sync.as_ref().is_some_and(|task| !task.is_finished());
+        if busy || self.written - self.synced_at < EARLY_SYNC_EVERY {
+            return;
+        }
+        let Some(file) = self.file.as_mut() else { return };
+        if file.flush().await.is_err() {
+            return;
+        }
+        if let Ok(clone) = file.try_clone().await {
+            let clone = clone.into_std().await;
+            self.synced_at = self.written;
+            self.early_sync = Some(tokio::task::spawn_blocking(move || drop(clone.sync_data())));
+        }
     }
 
     fn parts(&mut self) -> Result<(&mut tokio::fs::File, &mut Reservation), SpoolError> {
@@ -41,6 +74,7 @@ impl StagingFile for SledStagingFile {
         reservation.try_grow(bytes.len() as u64)?;
         file.write_all(bytes).await?;
         self.written += bytes.len() as u64;
+        self.maybe_sync_early().await;
         Ok(())
     }
 
