@@ -31,6 +31,10 @@ const CIPHERS: &[cipher::Name] =
 /// After a drained session's last upload, how long it may take to hang up by itself.
 const LINGER: Duration = Duration::from_secs(1);
 
+/// A connection that has not logged in this long after connecting is cut, so a
+/// peer that stalls after the banner cannot hold a session slot until the idle timeout.
+const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Longest a disconnected session may take to wind down before it is left behind.
 const CUT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -62,15 +66,26 @@ pub(crate) fn ssh_config(host_key: PrivateKey, idle_timeout: Duration, methods: 
 pub(crate) struct Busy {
     count: Arc<watch::Sender<usize>>,
     replied: Arc<Mutex<Vec<BusyGuard>>>,
+    /// Set once the client has logged in (see [`LOGIN_DEADLINE`]).
+    logged_in: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Busy {
     fn default() -> Self {
-        Busy { count: Arc::new(watch::Sender::new(0)), replied: Arc::default() }
+        Busy { count: Arc::new(watch::Sender::new(0)), replied: Arc::default(), logged_in: Arc::default() }
     }
 }
 
 impl Busy {
+    /// Records a successful login: the session is no longer under the login deadline.
+    pub(crate) fn logged_in(&self) {
+        self.logged_in.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_logged_in(&self) -> bool {
+        self.logged_in.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Marks one piece of work as started; it ends when the guard is dropped.
     pub(crate) fn enter(&self) -> BusyGuard {
         self.count.send_modify(|n| *n += 1);
@@ -157,6 +172,7 @@ where
 {
     let started = tokio::select! {
         _ = shutdown.cancelled() => return,
+        () = tokio::time::sleep(LOGIN_DEADLINE) => return,
         started = russh::server::run_stream(listen.config.clone(), stream, handler) => started,
     };
     let session = match started {
@@ -169,8 +185,20 @@ where
     let handle = session.handle();
     let session = log_end(listen.name, session);
     tokio::pin!(session);
+    let login_deadline = async {
+        tokio::time::sleep(LOGIN_DEADLINE).await;
+        if busy.is_logged_in() {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         () = &mut session => {}
+        () = login_deadline => {
+            tracing::info!(message = "no login within the deadline; disconnected", server = listen.name);
+            let reason = "login timeout".to_owned();
+            let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".to_owned()).await;
+            let _ = tokio::time::timeout(CUT_TIMEOUT, session).await;
+        }
         _ = shutdown.cancelled() => {
             let was_busy = *busy.count.borrow() > 0;
             let _ = tokio::time::timeout(listen.grace, busy.idle()).await;

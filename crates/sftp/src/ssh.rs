@@ -55,23 +55,32 @@ impl<S: Service> SshHandler<S> {
     }
 }
 
-fn verdict(ok: bool) -> Auth {
-    if ok { Auth::Accept } else { Auth::reject() }
+impl<S> SshHandler<S> {
+    fn verdict(&self, ok: bool) -> Auth {
+        if ok {
+            self.busy.logged_in();
+            Auth::Accept
+        } else {
+            Auth::reject()
+        }
+    }
 }
 
 impl<S: Service> russh::server::Handler for SshHandler<S> {
     type Error = russh::Error;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
-        Ok(verdict(self.service.password(user, password).await))
+        let ok = self.service.password(user, password).await;
+        Ok(self.verdict(ok))
     }
 
     async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        Ok(verdict(self.service.key_offered(user, offer.public_key)))
+        Ok(if self.service.key_offered(user, offer.public_key) { Auth::Accept } else { Auth::reject() })
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
-        Ok(verdict(self.service.public_key(user, key.public_key).await))
+        let ok = self.service.public_key(user, key.public_key).await;
+        Ok(self.verdict(ok))
     }
 
     async fn channel_open_session(
