@@ -1,6 +1,12 @@
-//! The benchmarks of `cargo bench -p bench` (`benches/backbone.rs` runs them and
-//! prints their tables). Scratch data goes under `PORTCULLIS_BENCH_DIR` (default:
-//! the system temp dir).
+//! The benchmarks of `cargo bench -p bench` (`benches/backbone.rs` and
+//! `benches/partners.rs` run them and print their tables). Scratch data goes
+//! under `PORTCULLIS_BENCH_DIR` (default: the system temp dir).
+//!
+//! [`peers`] starts and drives real third-party servers and clients (OpenSSH,
+//! vsftpd, lftp, paramiko); [`partners`] uses them to measure the DMZ's partner
+//! SFTP and FTP servers against OpenSSH and vsftpd.
 
 pub mod enqueue;
+pub mod partners;
+pub mod peers;
 pub mod pushback;
