@@ -75,7 +75,7 @@ impl Homes {
             entries.push(dir_entry(&child));
         }
         if let Some(files) = self.lock().get(channel) {
-            let below = files.iter().filter(|(path, _)| path.parent() == *dir);
+            let below = files.iter().filter(|(path, (_, at))| path.parent() == *dir && fresh(*at));
             entries.extend(below.map(|(path, (size, modified))| file_entry(path, *size, *modified)));
         }
         Ok(entries)
@@ -153,7 +153,9 @@ impl Homes {
         let now = SystemTime::now();
         let mut recent = self.lock();
         let files = recent.entry(channel.to_owned()).or_default();
-        files.retain(|_, (_, at)| now.duration_since(*at).unwrap_or_default() < RECENT_FOR);
+        if files.len() >= RECENT_MAX {
+            files.retain(|_, (_, at)| fresh(*at));
+        }
         if files.len() >= RECENT_MAX
             && let Some(oldest) = files.iter().min_by_key(|(_, (_, at))| *at).map(|(p, _)| p.clone())
         {
@@ -163,7 +165,7 @@ impl Homes {
     }
 
     fn recent_file(&self, channel: &str, path: &VPath) -> Option<(u64, SystemTime)> {
-        self.lock().get(channel)?.get(path).copied()
+        self.lock().get(channel)?.get(path).copied().filter(|(_, at)| fresh(*at))
     }
 
     fn forget_below(&self, channel: &str, dir: &VPath) {
@@ -194,6 +196,12 @@ impl Homes {
     fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Whether a file received at `at` is still shown. Expired entries are dropped
+/// only when a channel's table is full, not on every arrival.
+fn fresh(at: SystemTime) -> bool {
+    SystemTime::now().duration_since(at).unwrap_or_default() < RECENT_FOR
 }
 
 fn key(channel: &str, path: &VPath) -> String {

@@ -53,8 +53,10 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let tasks = TaskTracker::new();
     let references = References::new();
     let store = Arc::new(InternalStore { references: references.clone(), outbound: services::outbound_dir(&settings) });
-    let internal_sftp_addr = services::start_internal_sftp(&settings, store, &tasks, &shutdown).await?;
-    services::start_partner_listeners(&settings, &spool, &config, &tasks, &shutdown)?;
+    let host_key = services::host_key(&settings)?;
+    let internal_sftp_addr =
+        services::start_internal_sftp(&settings, host_key.clone(), store, &tasks, &shutdown).await?;
+    services::start_partner_listeners(&settings, host_key, &spool, &config, &tasks, &shutdown)?;
     let running = RunningDmz {
         message_service_addr: local_addr(&ms_listener)?,
         admin_addr: local_addr(&admin_listener)?,

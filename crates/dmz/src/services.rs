@@ -18,9 +18,15 @@ use crate::home::Homes;
 use crate::intake::Intake;
 use crate::listeners::{self, ProtocolSettings};
 
-/// Spawns the partner listener manager; returns the gateway it serves.
+/// The SSH host key both SFTP listeners present (made on first start).
+pub(crate) fn host_key(settings: &DmzSettings) -> Result<sftp::keys::PrivateKey, StartError> {
+    sftp::keys::load_or_generate(&settings.sftp.host_key).map_err(material)
+}
+
+/// Spawns the partner listener manager.
 pub(crate) fn start_partner_listeners(
     settings: &DmzSettings,
+    host_key: sftp::keys::PrivateKey,
     spool: &Arc<dyn Spool>,
     config: &ActiveConfig,
     tasks: &TaskTracker,
@@ -31,7 +37,6 @@ pub(crate) fn start_partner_listeners(
         config: config.clone(),
         homes: Homes::new(Arc::clone(spool)),
     });
-    let host_key = sftp::keys::load_or_generate(&settings.sftp.host_key).map_err(material)?;
     let ftp = &settings.ftp;
     let names = vec!["localhost".to_owned(), settings.node_id.clone()];
     ftp::tls::load_or_generate_self_signed(&ftp.tls_cert, &ftp.tls_key, &names).map_err(material)?;
@@ -51,12 +56,12 @@ pub(crate) fn start_partner_listeners(
 /// Binds and spawns the internal SFTP listener; returns its address.
 pub(crate) async fn start_internal_sftp(
     settings: &DmzSettings,
+    host_key: sftp::keys::PrivateKey,
     store: Arc<dyn sftp::internal::PayloadStore>,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<SocketAddr, StartError> {
     let internal = &settings.internal_sftp;
-    let host_key = sftp::keys::load_or_generate(&settings.sftp.host_key).map_err(material)?;
     let authorized_keys = internal
         .authorized_keys
         .iter()
