@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::support::clients::{PASSWORD, python, write_items};
+use crate::support::clients::{PASSWORD, paramiko_command, write_items};
 use crate::support::{Cluster, ClusterOptions, Item, assert_delivered, payload};
 
 #[tokio::test]
@@ -16,9 +16,7 @@ async fn kill_9_during_50_concurrent_uploads_loses_no_acknowledged_upload() {
         .map(|i| Item { channel: "demo".into(), path: format!("c{i:03}.bin"), bytes: payload(i, 150_000 + i as usize) })
         .collect();
     write_items(local.path(), &items);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/py/sftp_client.py");
-    let mut child = python()
-        .arg(script)
+    let mut child = paramiko_command()
         .args(["upload", "--port", &cluster.ports.sftp.to_string(), "--user", "demo-user", "--password", PASSWORD])
         .args(["--dir", &local.path().to_string_lossy(), "--sessions", "50"])
         .args(items.iter().map(|i| i.path.as_str()))

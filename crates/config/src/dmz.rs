@@ -243,7 +243,7 @@ fn validate_internal_sftp(file: Option<InternalSftpFile>, problems: &mut Problem
         authorized_keys: Vec::new(),
     });
     for key in &file.authorized_keys {
-        crate::inner::check_public_key(problems, "internal_sftp.authorized_keys", key);
+        problems.public_key("internal_sftp.authorized_keys", key);
     }
     InternalSftp {
         listen: problems.socket_addr("internal_sftp.listen", &file.listen),

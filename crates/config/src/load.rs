@@ -30,6 +30,15 @@ impl Problems {
         })
     }
 
+    /// Checks an OpenSSH public key line (`ssh-ed25519 AAAA… comment`) by its shape.
+    pub fn public_key(&mut self, field: &str, key: &str) {
+        let mut parts = key.split_whitespace();
+        let (kind, blob) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-")) || blob.is_empty() {
+            self.push(format!("{field}: {key:?} is not an OpenSSH public key line"));
+        }
+    }
+
     /// Parses a list of CIDRs (a bare address means a single host).
     pub fn cidrs(&mut self, field: &str, texts: &[String]) -> Vec<IpNet> {
         texts

@@ -91,10 +91,16 @@ pub fn python() -> Command {
     Command::new(python)
 }
 
-/// Runs `tests/e2e/py/sftp_client.py` with `args`.
+/// `python tests/e2e/py/sftp_client.py`, ready for its arguments.
+pub fn paramiko_command() -> Command {
+    let mut command = python();
+    command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/py/sftp_client.py"));
+    command
+}
+
+/// Runs the paramiko client script with `args`.
 pub fn paramiko(args: &[&str]) -> Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/py/sftp_client.py");
-    python().arg(script).args(args).stdin(Stdio::null()).output().expect("python")
+    paramiko_command().args(args).stdin(Stdio::null()).output().expect("python")
 }
 
 /// Panics with the client's output unless it exited successfully.
