@@ -13,7 +13,8 @@
 //!                    8 MiB segments, see "sled caveats")
 //! <dir>/payloads/    one file per large payload, named by the item's seq:
 //!                    payloads/000000000000002a  (16 lower-case hex digits)
-//! <dir>/staging/     files being written: staging/<counter hex>.part
+//! <dir>/staging/     files being written: staging/<counter hex>.part (direct I/O where the
+//!                    file system allows it; see direct.rs)
 //! ```
 //!
 //! ## sled trees and keys
@@ -180,6 +181,7 @@
 
 mod api;
 mod committer;
+mod direct;
 mod enqueue;
 mod leases;
 mod payloads;

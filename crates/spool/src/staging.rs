@@ -4,77 +4,90 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use tokio::io::AsyncWriteExt;
+use tokio::task::JoinHandle;
 
 use crate::api::{SpoolError, StagedPayload, StagingFile};
+use crate::direct::{Block, DiskWriter};
 use crate::payloads::remove_quietly;
 use crate::quota::Reservation;
 
-/// After this many bytes, a background `fdatasync` starts writing back what is
-/// there so far, so the final fsync of a large upload has little left to do
-/// (the transfer and the writeback overlap instead of running one after the other).
-const EARLY_SYNC_EVERY: u64 = 64 << 20;
-
 /// A staging file being written. Every byte is reserved against the quota before
 /// it is written; dropping the file unfinished deletes it and gives the bytes back.
+///
+/// Bytes fill a [`Block`]; a full block goes to a blocking task that writes it
+/// (direct I/O, see `direct.rs`) while the next one fills, so the caller's work
+/// (receiving, hashing) and the disk overlap. At most one block is in flight.
 pub(crate) struct SledStagingFile {
-    file: Option<tokio::fs::File>,
     path: PathBuf,
+    filling: Block,
+    disk: Disk,
     written: u64,
     /// `None` once finished (ownership moved into the [`StagedPayload`]).
     reservation: Option<Reservation>,
-    /// Bytes written when the last early writeback started, and that writeback.
-    synced_at: u64,
-    early_sync: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The writer, with the spare block, or the task that has both while it writes.
+enum Disk {
+    Idle(DiskWriter, Block),
+    Writing(JoinHandle<std::io::Result<(DiskWriter, Block)>>),
+    /// A write failed (or the file is finished): nothing more is written.
+    Broken,
 }
 
 impl SledStagingFile {
     pub(crate) async fn create(path: PathBuf, reservation: Reservation) -> Result<SledStagingFile, SpoolError> {
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
+        let at = path.clone();
+        let writer = blocking(move || DiskWriter::create(&at)).await?;
         Ok(SledStagingFile {
-            file: Some(file),
             path,
+            filling: Block::new(),
+            disk: Disk::Idle(writer, Block::new()),
             written: 0,
             reservation: Some(reservation),
-            synced_at: 0,
-            early_sync: None,
         })
     }
 
-    /// Starts a background writeback of the bytes so far, at most one at a time.
-    /// Its outcome does not matter: [`StagingFile::finish`] fsyncs everything.
-    async fn maybe_sync_early(&mut self) {
-        let busy = self.early_sync.as_ref().is_some_and(|task| !task.is_finished());
-        if busy || self.written - self.synced_at < EARLY_SYNC_EVERY {
-            return;
-        }
-        let Some(file) = self.file.as_mut() else { return };
-        if file.flush().await.is_err() {
-            return;
-        }
-        if let Ok(clone) = file.try_clone().await {
-            let clone = clone.into_std().await;
-            self.synced_at = self.written;
-            self.early_sync = Some(tokio::task::spawn_blocking(move || drop(clone.sync_data())));
+    /// Waits for the block in flight, if any; returns the writer and a cleared
+    /// spare block.
+    async fn settle(&mut self) -> Result<(DiskWriter, Block), SpoolError> {
+        match std::mem::replace(&mut self.disk, Disk::Broken) {
+            Disk::Idle(writer, spare) => Ok((writer, spare)),
+            Disk::Writing(task) => {
+                let (writer, mut spare) = joined(task.await)?;
+                spare.clear();
+                Ok((writer, spare))
+            }
+            Disk::Broken => Err(SpoolError::Io(std::io::Error::other("staging file broken or already finished"))),
         }
     }
 
-    fn parts(&mut self) -> Result<(&mut tokio::fs::File, &mut Reservation), SpoolError> {
-        match (self.file.as_mut(), self.reservation.as_mut()) {
-            (Some(file), Some(reservation)) => Ok((file, reservation)),
-            _ => Err(SpoolError::Io(std::io::Error::other("staging file already finished"))),
-        }
+    /// Hands the full block to a writing task and goes on with the spare one.
+    async fn write_filled(&mut self) -> Result<(), SpoolError> {
+        let (mut writer, spare) = self.settle().await?;
+        let full = std::mem::replace(&mut self.filling, spare);
+        self.disk = Disk::Writing(tokio::task::spawn_blocking(move || {
+            writer.write_block(&full)?;
+            Ok((writer, full))
+        }));
+        Ok(())
     }
 }
 
 #[async_trait]
 impl StagingFile for SledStagingFile {
-    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), SpoolError> {
-        let (file, reservation) = self.parts()?;
+    async fn write_all(&mut self, mut bytes: &[u8]) -> Result<(), SpoolError> {
+        let Some(reservation) = self.reservation.as_mut() else {
+            return Err(SpoolError::Io(std::io::Error::other("staging file already finished")));
+        };
         reservation.try_grow(bytes.len() as u64)?;
-        file.write_all(bytes).await?;
         self.written += bytes.len() as u64;
-        self.maybe_sync_early().await;
+        while !bytes.is_empty() {
+            let n = self.filling.fill(bytes);
+            bytes = &bytes[n..];
+            if self.filling.is_full() {
+                self.write_filled().await?;
+            }
+        }
         Ok(())
     }
 
@@ -83,18 +96,28 @@ impl StagingFile for SledStagingFile {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<StagedPayload, SpoolError> {
-        let (file, _) = self.parts()?;
-        file.flush().await?;
-        file.sync_all().await?;
-        self.file = None;
+        let (writer, spare) = self.settle().await?;
+        let last = std::mem::replace(&mut self.filling, spare);
+        blocking(move || writer.finish(&last)).await?;
         Ok(StagedPayload { path: std::mem::take(&mut self.path), size: self.written, release: self.reservation.take() })
+    }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T, SpoolError> {
+    joined(tokio::task::spawn_blocking(work).await)
+}
+
+fn joined<T>(result: Result<std::io::Result<T>, tokio::task::JoinError>) -> Result<T, SpoolError> {
+    match result {
+        Ok(outcome) => Ok(outcome?),
+        Err(e) => Err(SpoolError::Io(std::io::Error::other(format!("staging writer failed: {e}")))),
     }
 }
 
 impl Drop for SledStagingFile {
     fn drop(&mut self) {
         if self.reservation.is_some() {
-            drop(self.file.take());
             remove_quietly(&self.path);
         }
     }
