@@ -211,6 +211,12 @@ allow = ["127.0.0.0/8"]
 [admin]
 listen = "127.0.0.1:0"
 
+# Payloads here stay below streaming_size, so nothing is fetched from it; port 0
+# keeps the bench off the default 8022 (a running demo holds that one).
+[internal_sftp]
+listen = "127.0.0.1:0"
+allow = ["127.0.0.0/8"]
+
 [limits]
 max_payload_bytes = 1048576
 spool_quota_bytes = 10737418240
