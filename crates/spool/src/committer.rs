@@ -7,7 +7,8 @@
 //! 1. fsync `payloads/` if any of them renamed a file into it;
 //! 2. apply all their writes in one sled transaction (each caller's writes are
 //!    thus atomic, and the round costs sled one log write instead of one per
-//!    caller);
+//!    caller) — or, when the round is a single record added alone, as a plain
+//!    insert, atomic by itself and one log write cheaper (`round::apply`);
 //! 3. `db.flush()`, then `fdatasync` of sled's log file (and any new blob file);
 //! 4. wake each caller with its own outcome.
 //!
