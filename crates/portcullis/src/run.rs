@@ -53,9 +53,14 @@ pub fn inner(path: &Path) -> ExitCode {
     })
 }
 
+/// Without `RUST_LOG`: our own info lines, libraries' warnings. libunftp opens an
+/// info span per data connection whose fields print its whole session state: on
+/// every event of an upload, formatting it cost more CPU than the upload itself.
+const DEFAULT_LOG_FILTER: &str = "info,libunftp::server=warn";
+
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
