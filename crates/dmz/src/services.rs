@@ -39,7 +39,7 @@ pub(crate) fn start_partner_listeners(
     });
     let ftp = &settings.ftp;
     let names = vec!["localhost".to_owned(), settings.node_id.clone()];
-    ftp::tls::load_or_generate_self_signed(&ftp.tls_cert, &ftp.tls_key, &names).map_err(material)?;
+    partner::tls::load_or_generate_self_signed(&ftp.tls_cert, &ftp.tls_key, &names).map_err(material)?;
     let protocols = ProtocolSettings {
         sftp: sftp::partner_server::PartnerSftpConfig::new(host_key),
         ftp: ftp::FtpConfig {

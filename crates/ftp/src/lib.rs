@@ -37,23 +37,16 @@ mod meta;
 mod probe;
 mod server;
 mod storage;
-pub mod tls;
 mod upload;
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub use auth::FtpUser;
+pub use partner::tls::TlsFiles;
 pub use server::serve;
 
-/// The certificate chain and private key (PEM files) for `AUTH TLS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
 
 /// How the FTP server runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use crate::auth::{ConnectionAuthenticator, SessionUserProvider, new_slot};
 use crate::probe::ControlProbe;
 use crate::storage::GatewayFs;
 use crate::upload::Buffer;
-use crate::{FtpConfig, FtpUser, tls};
+use crate::{FtpConfig, FtpUser};
 
 /// How long cut sessions get to wind down before their tasks are aborted.
 const CUT_WAIT: Duration = Duration::from_secs(5);
@@ -75,7 +75,7 @@ pub async fn serve(
 
 fn shared(config: FtpConfig, gateway: Arc<dyn Gateway>) -> io::Result<Shared> {
     let tls = match &config.tls {
-        Some(files) => Some(tls::server_config(files).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?),
+        Some(files) => Some(partner::tls::server_config(files).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?),
         None => None,
     };
     let passive_host = match config.passive_address {

@@ -1,5 +1,6 @@
-//! TLS for explicit FTPS: the rustls server config (aws-lc-rs, explicitly) and a
-//! self-signed certificate for installations that have none yet.
+//! TLS for the partner listeners (explicit FTPS, SMTP STARTTLS): the rustls server
+//! config (aws-lc-rs, explicitly) and a self-signed certificate for installations
+//! that have none yet.
 //!
 //! The generated certificate is an end-entity certificate (`basicConstraints CA:FALSE`,
 //! `extendedKeyUsage serverAuth`): rustls-based clients reject a CA certificate used as a
@@ -19,7 +20,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::ServerSessionMemoryCache;
 
-use crate::TlsFiles;
+
+/// The certificate chain and private key (PEM files) of a partner listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
 
 /// Why TLS material could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +61,13 @@ pub fn load_or_generate_self_signed(cert: &Path, key: &Path, names: &[String]) -
     let certificate = params.self_signed(&key_pair)?;
     write_atomically(key, key_pair.serialize_pem().as_bytes(), 0o600)?;
     write_atomically(cert, certificate.pem().as_bytes(), 0o644)?;
-    tracing::info!(cert = %cert.display(), "generated a self-signed FTPS certificate");
+    tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");
     Ok(())
 }
 
-/// The rustls config for `AUTH TLS` (control and data connections): aws-lc-rs, TLS 1.2 and 1.3.
-pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
+/// The rustls server config (FTPS control and data connections, SMTP STARTTLS):
+/// aws-lc-rs, TLS 1.2 and 1.3.
+pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let pem_error = |path: &Path| {
         let path = path.to_owned();
         move |e: rustls::pki_types::pem::Error| TlsError::Pem { path, reason: e.to_string() }
@@ -78,7 +86,7 @@ pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsEr
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     config.session_storage = ServerSessionMemoryCache::new(4096);
-    // TLS 1.3 tickets arrive after the handshake; an uploading client never reads its data
+    // FTPS: TLS 1.3 tickets arrive after the handshake; an uploading client never reads its data
     // connection, so its close() with the tickets unread sends a reset instead of a FIN, and
     // the server then sees the end of a complete upload as an error (426). No tickets: TLS 1.3
     // data connections do a full handshake; TLS 1.2 still resumes by session id.

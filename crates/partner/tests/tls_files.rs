@@ -7,7 +7,7 @@ fn generates_an_end_entity_certificate_with_a_private_key_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("ftps.crt"), dir.path().join("ftps.key"));
 
-    ftp::tls::load_or_generate_self_signed(&cert, &key, &["dmz.example".into(), "127.0.0.1".into()]).expect("generate");
+    partner::tls::load_or_generate_self_signed(&cert, &key, &["dmz.example".into(), "127.0.0.1".into()]).expect("generate");
 
     let mode = std::fs::metadata(&key).expect("key").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -28,12 +28,12 @@ fn generates_an_end_entity_certificate_with_a_private_key_file() {
 fn existing_files_are_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-    ftp::tls::load_or_generate_self_signed(&cert, &key, &["a".into()]).expect("generate");
+    partner::tls::load_or_generate_self_signed(&cert, &key, &["a".into()]).expect("generate");
     let before = (std::fs::read(&cert).expect("cert"), std::fs::read(&key).expect("key"));
 
-    ftp::tls::load_or_generate_self_signed(&cert, &key, &["b".into()]).expect("reuse");
+    partner::tls::load_or_generate_self_signed(&cert, &key, &["b".into()]).expect("reuse");
 
     assert_eq!(before, (std::fs::read(&cert).expect("cert"), std::fs::read(&key).expect("key")));
     std::fs::remove_file(&key).expect("rm");
-    assert!(ftp::tls::load_or_generate_self_signed(&cert, &key, &["a".into()]).is_err(), "half a pair is refused");
+    assert!(partner::tls::load_or_generate_self_signed(&cert, &key, &["a".into()]).is_err(), "half a pair is refused");
 }

@@ -52,7 +52,7 @@ pub async fn start_with(gateway: FakeGateway, tls: bool, tweak: impl FnOnce(&mut
     let mut config = FtpConfig { passive_ports: passive_range(), ..FtpConfig::default() };
     if tls {
         let files = TlsFiles { cert: dir.path().join("cert.pem"), key: dir.path().join("key.pem") };
-        ftp::tls::load_or_generate_self_signed(&files.cert, &files.key, &["localhost".into(), "127.0.0.1".into()])
+        partner::tls::load_or_generate_self_signed(&files.cert, &files.key, &["localhost".into(), "127.0.0.1".into()])
             .expect("certificate");
         config.tls = Some(files);
     }
