@@ -16,4 +16,5 @@ mod partner_crash;
 mod partner_ftp;
 mod partner_sftp;
 mod partner_sizes;
+mod partner_smtp;
 mod retry;

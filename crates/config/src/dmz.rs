@@ -10,6 +10,10 @@ use serde::Deserialize;
 
 use crate::{Mode, Problems};
 
+mod smtp;
+
+pub use smtp::PartnerSmtp;
+
 /// The validated DMZ configuration.
 #[derive(Debug, Clone)]
 pub struct DmzSettings {
@@ -22,6 +26,7 @@ pub struct DmzSettings {
     pub limits: DmzLimits,
     pub sftp: PartnerSftp,
     pub ftp: PartnerFtp,
+    pub smtp: PartnerSmtp,
     pub internal_sftp: InternalSftp,
 }
 
@@ -104,6 +109,8 @@ pub struct DmzFile {
     sftp: SftpFile,
     #[serde(default)]
     ftp: FtpFile,
+    #[serde(default)]
+    smtp: smtp::SmtpFile,
     internal_sftp: Option<InternalSftpFile>,
 }
 
@@ -191,6 +198,7 @@ impl DmzFile {
             problems.push(format!("role: this is a DMZ config, found role = {:?}", self.role));
         }
         check_node_id(problems, &self.node_id);
+        let smtp = self.smtp.validate(&self.node_id, &self.data_dir, problems);
         DmzSettings {
             node_id: self.node_id,
             data_dir: self.data_dir.clone(),
@@ -199,6 +207,7 @@ impl DmzFile {
             limits: self.limits.validate(problems),
             sftp: PartnerSftp { host_key: in_dir(&self.data_dir, self.sftp.host_key, "ssh_host_ed25519_key") },
             ftp: self.ftp.validate(&self.data_dir, problems),
+            smtp,
             internal_sftp: validate_internal_sftp(self.internal_sftp, problems),
         }
     }

@@ -65,6 +65,10 @@ pub struct Channel {
     /// FTP partners of this channel must switch to TLS (`AUTH TLS`) before logging in.
     pub ftp_tls_required: bool,
     pub logins: Vec<Login>,
+    /// Mail to these addresses (lower case) belongs to this channel.
+    pub smtp_addresses: Vec<String>,
+    /// Mail for this channel is taken only after SMTP AUTH as one of its logins.
+    pub smtp_auth_required: bool,
 }
 
 /// How a partner logs in to the DMZ: verifiers only, never a plaintext secret.
@@ -156,6 +160,10 @@ struct ChannelFile {
     ftp_tls_required: bool,
     #[serde(default)]
     logins: Vec<LoginFile>,
+    #[serde(default)]
+    smtp_addresses: Vec<String>,
+    #[serde(default)]
+    smtp_auth_required: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +294,7 @@ fn validate_listeners(files: Vec<ListenerFile>, problems: &mut Problems) -> Vec<
 fn validate_channels(files: Vec<ChannelFile>, problems: &mut Problems) -> Vec<Channel> {
     let mut names = HashSet::new();
     let mut users = HashSet::new();
+    let mut addresses = HashSet::new();
     let channels: Vec<Channel> = files
         .into_iter()
         .map(|file| {
@@ -304,15 +313,41 @@ fn validate_channels(files: Vec<ChannelFile>, problems: &mut Problems) -> Vec<Ch
                     problems.push(format!("{field}.logins: user {:?} already belongs to another channel", login.user));
                 }
             }
+            let smtp_addresses = validate_addresses(&field, file.smtp_addresses, &mut addresses, problems);
+            if file.smtp_auth_required && !logins.iter().any(|l| l.password_hash.is_some()) {
+                problems.push(format!("{field}.smtp_auth_required: no login of this channel has a password_hash"));
+            }
             Channel {
                 name: file.name,
                 invisible_to_dmz: file.invisible_to_dmz,
                 ftp_tls_required: file.ftp_tls_required,
                 logins,
+                smtp_addresses,
+                smtp_auth_required: file.smtp_auth_required,
             }
         })
         .collect();
     channels
+}
+
+/// Canonical addresses; each may belong to one channel only.
+fn validate_addresses(
+    field: &str,
+    texts: Vec<String>,
+    taken: &mut HashSet<String>,
+    problems: &mut Problems,
+) -> Vec<String> {
+    let mut addresses = Vec::with_capacity(texts.len());
+    for text in texts {
+        match crate::normalize_mail_address(&text) {
+            Ok(address) if !taken.insert(address.clone()) => {
+                problems.push(format!("{field}.smtp_addresses: {text:?} is listed twice or by another channel"));
+            }
+            Ok(address) => addresses.push(address),
+            Err(reason) => problems.push(format!("{field}.smtp_addresses: {text:?}: {reason}")),
+        }
+    }
+    addresses
 }
 
 impl LoginFile {

@@ -26,11 +26,13 @@ pub mod dmz;
 mod glob;
 pub mod inner;
 mod load;
+mod mail;
 
 pub use dmz::DmzSettings;
 pub use glob::PathGlob;
 pub use inner::InnerSettings;
 pub use load::Problems;
+pub use mail::normalize_mail_address;
 
 use serde::Deserialize;
 

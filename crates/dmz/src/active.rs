@@ -80,7 +80,7 @@ mod tests {
 
     fn config(generation: u64, channel: &str) -> DmzConfig {
         let channels =
-            vec![envelope::ChannelVerifiers { name: channel.into(), ftp_tls_required: false, logins: vec![] }];
+            vec![envelope::ChannelVerifiers { name: channel.into(), ftp_tls_required: false, logins: vec![], ..Default::default() }];
         DmzConfig { generation, channels, ..DmzConfig::default() }
     }
 

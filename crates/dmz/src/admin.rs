@@ -55,10 +55,12 @@ type Reply = (StatusCode, Json<Value>);
 
 async fn inject(State(state): State<AdminState>, Query(params): Query<InjectParams>, body: Bytes) -> Reply {
     let arrival = Arrival {
+        id: envelope::EnvelopeId::generate(),
         channel: params.channel,
         protocol: Protocol::Admin,
         partner: Partner { login: None, remote: None },
         path: params.path,
+        mail: None,
     };
     // Spawned: a client that disconnects must not cancel a commit half-way.
     let intake = state.intake.clone();

@@ -86,10 +86,12 @@ impl Gateway for DmzGateway {
         let channel = self.channel(session)?;
         self.homes.check_writable_parent(channel, path)?;
         let arrival = Arrival {
+            id: envelope::EnvelopeId::generate(),
             channel: channel.to_owned(),
             protocol: session.peer.protocol,
             partner: Partner { login: Some(session.login.user.clone()), remote: Some(session.peer.remote) },
             path: path.relative(),
+            mail: None,
         };
         let delivery = self.intake.begin(arrival).await.map_err(fs_error)?;
         Ok(Box::new(PartnerUpload { delivery, homes: self.homes.clone(), path: path.clone() }))
@@ -182,7 +184,7 @@ fn method(credential: Credential<'_>) -> &'static str {
     }
 }
 
-fn fs_error(error: IntakeError) -> FsError {
+pub(crate) fn fs_error(error: IntakeError) -> FsError {
     match error {
         IntakeError::UnknownChannel(_) => FsError::PermissionDenied("this login's channel no longer exists"),
         IntakeError::BadPath(e) => FsError::BadPath(e.to_string()),

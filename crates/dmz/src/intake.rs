@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use envelope::{Body, DeliveryMeta, EnvelopeId, Partner, PathError, Protocol, Sha256};
+use envelope::{Body, DeliveryMeta, EnvelopeId, MailMeta, Partner, PathError, Protocol, Sha256};
 use sha2::Digest;
 use spool::{NewItem, NewPayload, Spool, SpoolError};
 
@@ -16,10 +16,14 @@ pub use crate::streamed::StreamedDelivery;
 /// Who delivered what, before the bytes are looked at.
 #[derive(Debug, Clone)]
 pub struct Arrival {
+    /// The envelope's id, chosen on arrival (a mail's path is named after it).
+    pub id: EnvelopeId,
     pub channel: String,
     pub protocol: Protocol,
     pub partner: Partner,
     pub path: String,
+    /// SMTP only: the mail envelope.
+    pub mail: Option<MailMeta>,
 }
 
 /// Why a delivery was not accepted. Each protocol maps these to its own reply.
@@ -99,7 +103,7 @@ impl Intake {
         sha256: Sha256,
         payload: NewPayload,
     ) -> Result<Accepted, IntakeError> {
-        let id = EnvelopeId::generate();
+        let id = arrival.id;
         let meta = DeliveryMeta {
             channel: arrival.channel,
             protocol: arrival.protocol,
@@ -108,6 +112,7 @@ impl Intake {
             received_at: envelope::now_millis(),
             size,
             sha256,
+            mail: arrival.mail,
         };
         let item = NewItem {
             id: id.as_u128(),

@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod home;
 pub mod intake;
 pub mod listeners;
+mod mail;
 pub mod node;
 pub mod receiver;
 mod services;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use envelope::{PartnerListener, Protocol};
-use partner::Gateway;
+use partner::{Gateway, MailGateway};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,13 +22,21 @@ const REBIND_AFTER: Duration = Duration::from_secs(10);
 pub struct ProtocolSettings {
     pub sftp: sftp::partner_server::PartnerSftpConfig,
     pub ftp: ftp::FtpConfig,
+    pub smtp: smtp::SmtpConfig,
+}
+
+/// What the protocol sessions ask of the DMZ: file sessions (SFTP, FTP) and mail.
+#[derive(Clone)]
+pub struct Gateways {
+    pub files: Arc<dyn Gateway>,
+    pub mail: Arc<dyn MailGateway>,
 }
 
 /// Keeps the running partner listeners equal to the config in force until
 /// `shutdown`; each listener drains its sessions on the way out.
 pub async fn run(
     config: ActiveConfig,
-    gateway: Arc<dyn Gateway>,
+    gateways: Gateways,
     settings: ProtocolSettings,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -48,7 +56,7 @@ pub async fn run(
         let mut failed = false;
         let missing: Vec<PartnerListener> = wanted.iter().filter(|l| !running.contains_key(l)).cloned().collect();
         for listener in &missing {
-            match start(listener, &gateway, &settings, &tasks, shutdown.child_token()).await {
+            match start(listener, &gateways, &settings, &tasks, shutdown.child_token()).await {
                 Some(token) => {
                     running.insert(listener.clone(), token);
                 }
@@ -72,13 +80,13 @@ pub async fn run(
 /// Binds and spawns one listener; `None` if it could not be started now.
 async fn start(
     listener: &PartnerListener,
-    gateway: &Arc<dyn Gateway>,
+    gateways: &Gateways,
     settings: &ProtocolSettings,
     tasks: &TaskTracker,
     token: CancellationToken,
 ) -> Option<CancellationToken> {
     let (protocol, bind) = (listener.protocol, listener.bind);
-    if !matches!(protocol, Protocol::Sftp | Protocol::Ftp) {
+    if !matches!(protocol, Protocol::Sftp | Protocol::Ftp | Protocol::Smtp) {
         tracing::error!(message = "partner listener not supported by this DMZ", %protocol, %bind);
         return Some(token);
     }
@@ -90,13 +98,17 @@ async fn start(
         }
     };
     tracing::info!(message = "partner listener started", %protocol, %bind);
-    let (gateway, stop) = (Arc::clone(gateway), token.clone());
+    let (gateway, stop) = (Arc::clone(&gateways.files), token.clone());
     match protocol {
         Protocol::Sftp => {
             let config = settings.sftp.clone();
             tasks.spawn(async move {
                 log_end(protocol, sftp::partner_server::serve(socket, config, gateway, stop).await);
             });
+        }
+        Protocol::Smtp => {
+            let (config, mail) = (settings.smtp.clone(), Arc::clone(&gateways.mail));
+            tasks.spawn(async move { log_end(protocol, smtp::serve(socket, config, mail, stop).await) });
         }
         _ => {
             let config = settings.ftp.clone();

@@ -1,4 +1,4 @@
-//! Starting the DMZ's SSH/FTP side: the partner listeners the inner asked for
+//! Starting the DMZ's partner side: the partner listeners the inner asked for
 //! (through [`crate::listeners`]) and the internal SFTP listener for the inner peer.
 
 use std::net::SocketAddr;
@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use config::dmz::DmzSettings;
-use partner::Gateway;
 use plumbing::{StartError, bind, local_addr, log_exit};
 use spool::Spool;
 use tokio_util::sync::CancellationToken;
@@ -32,11 +31,12 @@ pub(crate) fn start_partner_listeners(
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<(), StartError> {
-    let gateway: Arc<dyn Gateway> = Arc::new(DmzGateway {
+    let dmz_gateway = Arc::new(DmzGateway {
         intake: Intake::new(Arc::clone(spool), config.clone()),
         config: config.clone(),
         homes: Homes::new(Arc::clone(spool)),
     });
+    let gateways = listeners::Gateways { files: dmz_gateway.clone(), mail: dmz_gateway };
     let ftp = &settings.ftp;
     let names = vec!["localhost".to_owned(), settings.node_id.clone()];
     partner::tls::load_or_generate_self_signed(&ftp.tls_cert, &ftp.tls_key, &names).map_err(material)?;
@@ -48,9 +48,29 @@ pub(crate) fn start_partner_listeners(
             tls: Some(ftp::TlsFiles { cert: ftp.tls_cert.clone(), key: ftp.tls_key.clone() }),
             ..ftp::FtpConfig::default()
         },
+        smtp: smtp_config(settings)?,
     };
-    tasks.spawn(listeners::run(config.clone(), gateway, protocols, tasks.clone(), shutdown.clone()));
+    tasks.spawn(listeners::run(config.clone(), gateways, protocols, tasks.clone(), shutdown.clone()));
     Ok(())
+}
+
+/// The SMTP server's settings, with its STARTTLS certificate (made on first start).
+fn smtp_config(settings: &DmzSettings) -> Result<smtp::SmtpConfig, StartError> {
+    let local = &settings.smtp;
+    let names = vec![local.hostname.clone(), "localhost".to_owned()];
+    partner::tls::load_or_generate_self_signed(&local.tls_cert, &local.tls_key, &names).map_err(material)?;
+    let files = partner::tls::TlsFiles { cert: local.tls_cert.clone(), key: local.tls_key.clone() };
+    Ok(smtp::SmtpConfig {
+        hostname: local.hostname.clone(),
+        tls: Some(partner::tls::server_config(&files).map_err(material)?),
+        max_message_bytes: local.max_message_bytes,
+        max_recipients: local.max_recipients,
+        idle_timeout: local.idle_timeout,
+        session_timeout: local.session_timeout,
+        max_sessions: local.max_sessions,
+        auth_without_tls: local.auth_without_tls,
+        ..smtp::SmtpConfig::default()
+    })
 }
 
 /// Binds and spawns the internal SFTP listener; returns its address.

@@ -53,6 +53,13 @@ impl StreamedDelivery {
         &self.arrival.channel
     }
 
+    /// SMTP: records the message's `Message-ID`, known only once its headers went by.
+    pub fn set_message_id(&mut self, message_id: Option<String>) {
+        if let Some(mail) = self.arrival.mail.as_mut() {
+            mail.message_id = message_id;
+        }
+    }
+
     /// Bytes received so far.
     pub fn size(&self) -> u64 {
         self.size
@@ -168,7 +175,7 @@ mod tests {
         options.quota_bytes = quota;
         let spool: std::sync::Arc<dyn spool::Spool> = SledSpool::open(options).expect("spool");
         let config = ActiveConfig::default();
-        let channels = vec![ChannelVerifiers { name: "c".into(), ftp_tls_required: false, logins: vec![] }];
+        let channels = vec![ChannelVerifiers { name: "c".into(), ftp_tls_required: false, logins: vec![], ..Default::default() }];
         let push = DmzConfig { generation: 1, channels, ..DmzConfig::default() };
         config.apply(spool.as_ref(), push).await.expect("config");
         (Intake::new(spool.clone(), config), spool)
@@ -176,10 +183,12 @@ mod tests {
 
     fn arrival() -> Arrival {
         Arrival {
+            id: envelope::EnvelopeId::generate(),
             channel: "c".into(),
             protocol: Protocol::Sftp,
             partner: Partner { login: None, remote: None },
             path: "f".into(),
+            mail: None,
         }
     }
 

@@ -99,6 +99,24 @@ pub struct DeliveryMeta {
     pub received_at: u64,
     pub size: u64,
     pub sha256: Sha256,
+    /// SMTP only: the mail envelope the partner's server gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailMeta>,
+}
+
+/// The SMTP envelope of a delivered message (the payload is the message itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailMeta {
+    /// `MAIL FROM` reverse path; empty for the null path `<>`.
+    pub from: String,
+    /// The accepted `RCPT TO` addresses, in the order given.
+    pub recipients: Vec<String>,
+    /// The message's `Message-ID` header, if it had one.
+    pub message_id: Option<String>,
+    /// The name the client gave in EHLO/HELO.
+    pub helo: String,
+    /// Whether the message came under STARTTLS.
+    pub tls: bool,
 }
 
 /// The bytes that travel with an envelope.
@@ -154,13 +172,20 @@ pub struct PartnerListener {
 }
 
 /// How partners of one channel prove who they are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelVerifiers {
     pub name: String,
     /// FTP partners of this channel must use `AUTH TLS` before logging in.
     #[serde(default)]
     pub ftp_tls_required: bool,
     pub logins: Vec<LoginVerifier>,
+    /// Mail addresses (lower case) whose messages belong to this channel.
+    #[serde(default)]
+    pub smtp_recipients: Vec<String>,
+    /// Mail for this channel's addresses is only taken from a session that
+    /// authenticated (SMTP AUTH) as one of its logins.
+    #[serde(default)]
+    pub smtp_auth_required: bool,
 }
 
 /// One partner login: a password hash (argon2, PHC string) and/or public keys.

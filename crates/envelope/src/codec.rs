@@ -47,6 +47,7 @@ mod tests {
                 received_at: 1_700_000_000_000,
                 size: payload.len() as u64,
                 sha256: Sha256([7; 32]),
+                mail: None,
             }),
             payload: Some(Payload::Inline(payload)),
         }

@@ -38,7 +38,7 @@ mod id;
 mod path;
 
 pub use body::{
-    Body, ChannelVerifiers, DeliveryMeta, DmzConfig, Heartbeat, LoginVerifier, Partner, PartnerListener, Payload,
+    Body, ChannelVerifiers, DeliveryMeta, DmzConfig, Heartbeat, LoginVerifier, MailMeta, Partner, PartnerListener, Payload,
     Protocol, Sha256,
 };
 pub use codec::{DecodeError, decode, encode};

@@ -75,6 +75,7 @@ mod tests {
             profile: None,
             target: "/t".into(),
             reason: None,
+            mail: None,
         };
         StateWrite::Put(record_key(id), serde_json::to_vec(&record).expect("json"))
     }

@@ -40,6 +40,8 @@ pub fn partner_config(settings: &InnerSettings, generation: u64) -> DmzConfig {
                         public_keys: l.public_keys.clone(),
                     })
                     .collect(),
+                smtp_recipients: c.smtp_addresses.clone(),
+                smtp_auth_required: c.smtp_auth_required,
             })
             .collect(),
     }

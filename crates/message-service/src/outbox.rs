@@ -221,6 +221,7 @@ mod tests {
                 received_at: 1,
                 size: bytes.len() as u64,
                 sha256: Sha256([0; 32]),
+                mail: None,
             }),
             payload: Some(Payload::Inline(bytes.to_vec())),
         }

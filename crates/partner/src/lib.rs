@@ -29,8 +29,11 @@
 
 mod error;
 mod gateway;
+mod mail;
+pub mod tls;
 mod vpath;
 
 pub use error::FsError;
 pub use gateway::{Credential, Entry, EntryKind, Gateway, Login, Peer, Receipt, Session, Upload};
+pub use mail::{MailEnvelope, MailGateway, MessageUpload, RecipientError};
 pub use vpath::{OUTBOX, VPath};

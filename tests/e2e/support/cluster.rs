@@ -37,6 +37,10 @@ pub struct ClusterOptions {
     pub partner_keys: Vec<String>,
     /// Channels whose FTP partners must use `AUTH TLS`.
     pub ftp_tls_required: Vec<String>,
+    /// Channels whose mail is taken only after SMTP AUTH.
+    pub smtp_auth_required: Vec<String>,
+    /// Extra lines for the DMZ's `[smtp]` table.
+    pub dmz_smtp_extra: String,
 }
 
 impl Default for ClusterOptions {
@@ -51,6 +55,8 @@ impl Default for ClusterOptions {
             profiles: String::new(),
             partner_keys: Vec::new(),
             ftp_tls_required: Vec::new(),
+            smtp_auth_required: Vec::new(),
+            dmz_smtp_extra: String::new(),
         }
     }
 }
@@ -139,6 +145,7 @@ pub struct Cluster {
 pub struct PartnerPorts {
     pub sftp: u16,
     pub ftp: u16,
+    pub smtp: u16,
     pub internal_sftp: u16,
     /// First and last passive FTP data port.
     pub passive: (u16, u16),
@@ -150,7 +157,7 @@ impl PartnerPorts {
         // Passive ranges of 20 ports below the ephemeral range, distinct per cluster.
         let n = NEXT_RANGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 400;
         let low = 20_000 + n * 20;
-        PartnerPorts { sftp: free_port(), ftp: free_port(), internal_sftp: free_port(), passive: (low, low + 19) }
+        PartnerPorts { sftp: free_port(), ftp: free_port(), smtp: free_port(), internal_sftp: free_port(), passive: (low, low + 19) }
     }
 }
 
@@ -263,12 +270,14 @@ fn dmz_toml(
          [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
          [limits]\nmax_payload_bytes = {max}\nspool_quota_bytes = {quota}\n\n\
          [internal_sftp]\nlisten = \"127.0.0.1:{internal}\"\nallow = [\"127.0.0.0/8\"]\nauthorized_keys = [\"{key}\"]\n\n\
-         [ftp]\npassive_ports = \"{low}-{high}\"\npassive_address = \"127.0.0.1\"\n",
+         [ftp]\npassive_ports = \"{low}-{high}\"\npassive_address = \"127.0.0.1\"\n\n\
+         [smtp]\nhostname = \"dmz.test\"\n{smtp_extra}\n",
         data = dir.join("dmz").display(),
         internal = p.internal_sftp,
         low = p.passive.0,
         high = p.passive.1,
         extra = o.dmz_ms_extra,
+        smtp_extra = o.dmz_smtp_extra,
         max = o.streaming_size,
         quota = o.spool_quota_bytes,
     )
@@ -285,20 +294,24 @@ fn inner_toml(dir: &Path, o: &ClusterOptions, (dmz_ms, inner_ms): (u16, u16), ad
          sftp = \"127.0.0.1:{internal}\"\n\n\
          [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
          [[dmz_listeners]]\nprotocol = \"sftp\"\nbind = \"127.0.0.1:{sftp}\"\n\n\
-         [[dmz_listeners]]\nprotocol = \"ftp\"\nbind = \"127.0.0.1:{ftp}\"\n",
+         [[dmz_listeners]]\nprotocol = \"ftp\"\nbind = \"127.0.0.1:{ftp}\"\n\n\
+         [[dmz_listeners]]\nprotocol = \"smtp\"\nbind = \"127.0.0.1:{smtp}\"\n",
         data = dir.join("inner").display(),
         streaming = o.streaming_size,
         internal = p.internal_sftp,
         sftp = p.sftp,
         ftp = p.ftp,
+        smtp = p.smtp,
     );
     let keys = o.partner_keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
     let channels = o.channels.iter().map(|c| (c, false)).chain(o.invisible.iter().map(|c| (c, true)));
     for (name, invisible) in channels {
         text += &format!(
-            "\n[[channels]]\nname = \"{name}\"\ninvisible_to_dmz = {invisible}\nftp_tls_required = {tls}\n\n\
+            "\n[[channels]]\nname = \"{name}\"\ninvisible_to_dmz = {invisible}\nftp_tls_required = {tls}\n\
+             smtp_addresses = [\"{name}@dmz.test\", \"{name}-2@dmz.test\"]\nsmtp_auth_required = {auth}\n\n\
              [[channels.logins]]\nuser = \"{name}-user\"\npassword_hash = \"{DEMO_HASH}\"\npublic_keys = [{keys}]\n",
             tls = o.ftp_tls_required.contains(name),
+            auth = o.smtp_auth_required.contains(name),
         );
     }
     text + &o.profiles + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n"

@@ -5,6 +5,7 @@ pub mod check;
 pub mod clients;
 pub mod cluster;
 pub mod http;
+pub mod mail;
 pub mod payloads;
 
 pub use check::{Item, assert_delivered, inject_many};

@@ -43,6 +43,9 @@ pub struct DeliveryRecord {
     /// Where the bytes were written.
     pub target: String,
     pub reason: Option<String>,
+    /// SMTP deliveries: sender, recipients, Message-ID, HELO name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<envelope::MailMeta>,
 }
 
 /// Microseconds since the Unix epoch, strictly increasing within this process, so

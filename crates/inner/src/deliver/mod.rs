@@ -198,6 +198,7 @@ fn record(planned: &Planned) -> DeliveryRecord {
         profile,
         target: planned.destination.target().to_string_lossy().into_owned(),
         reason,
+        mail: meta.and_then(|m| m.mail.clone()),
     }
 }
 

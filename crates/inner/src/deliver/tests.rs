@@ -27,6 +27,7 @@ fn item(path: &str, bytes: &[u8]) -> NewItem {
         received_at: 0,
         size: bytes.len() as u64,
         sha256: Sha256([0; 32]),
+        mail: None,
     };
     NewItem {
         id: EnvelopeId::generate().as_u128(),

@@ -17,6 +17,7 @@ fn meta(channel: &str, bytes: &[u8]) -> DeliveryMeta {
         received_at: 0,
         size: bytes.len() as u64,
         sha256: Sha256(sha2::Sha256::digest(bytes).into()),
+        mail: None,
     }
 }
 

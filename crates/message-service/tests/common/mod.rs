@@ -119,6 +119,7 @@ pub fn delivery(channel: &str, index: usize) -> Envelope {
             received_at: envelope::now_millis(),
             size: bytes.len() as u64,
             sha256: Sha256([1; 32]),
+            mail: None,
         }),
         payload: Some(Payload::Inline(bytes)),
     }
