@@ -18,8 +18,8 @@
 //! Sizes can be lowered for a quick look: `PORTCULLIS_BENCH_BIG_MIB` (1024),
 //! `PORTCULLIS_BENCH_SMALL_FILES` (1000), `PORTCULLIS_BENCH_IDLE_SESSIONS` (1000).
 
-mod configs;
-mod pair;
+pub(crate) mod configs;
+pub(crate) mod pair;
 mod report;
 mod rss;
 

@@ -1,6 +1,7 @@
 //! The `dmz.toml` and `inner.toml` of the benchmarked pair: pushback mode on
 //! loopback; the inner pushes one channel `bench` (login `bench`, password `demo`
-//! and the bench's public key) and the partner SFTP and FTP listeners; the DMZ
+//! and the bench's public key, mail address `bench@dmz.bench`) and the partner
+//! SFTP, FTP and SMTP listeners; the DMZ
 //! has a passive FTP range and an internal SFTP listener for the inner's key (big
 //! payloads travel by reference over it).
 
@@ -12,6 +13,8 @@ pub const DEMO_HASH: &str =
 pub const USER: &str = "bench";
 pub const PASSWORD: &str = "demo";
 pub const CHANNEL: &str = "bench";
+/// The channel's mail address.
+pub const MAIL_TO: &str = "bench@dmz.bench";
 
 /// Every port the pair uses, all on 127.0.0.1.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +25,7 @@ pub struct Ports {
     pub internal_sftp: u16,
     pub sftp: u16,
     pub ftp: u16,
+    pub smtp: u16,
     pub passive: (u16, u16),
 }
 
@@ -87,8 +91,13 @@ bind = "127.0.0.1:{sftp}"
 protocol = "ftp"
 bind = "127.0.0.1:{ftp}"
 
+[[dmz_listeners]]
+protocol = "smtp"
+bind = "127.0.0.1:{smtp}"
+
 [[channels]]
 name = "{CHANNEL}"
+smtp_addresses = ["{MAIL_TO}"]
 
 [[channels.logins]]
 user = "{USER}"
@@ -107,6 +116,7 @@ path = "**"
         admin = p.inner_admin,
         sftp = p.sftp,
         ftp = p.ftp,
+        smtp = p.smtp,
         partner_key = partner_public_key.trim(),
     )
 }

@@ -32,6 +32,7 @@ pub struct Pair {
     /// Whether the DMZ answers on the pushed SFTP and FTP listeners (Err: why not).
     pub sftp_ready: Result<(), String>,
     pub ftp_ready: Result<(), String>,
+    pub smtp_ready: Result<(), String>,
     dir: tempfile::TempDir,
 }
 
@@ -52,6 +53,7 @@ impl Pair {
             internal_sftp: free_port()?,
             sftp: free_port()?,
             ftp: free_port()?,
+            smtp: free_port()?,
             passive: free_port_range(20)?,
         };
         let inner_pub = std::fs::read_to_string(path.join("keys/inner.pub"))?;
@@ -62,10 +64,11 @@ impl Pair {
         let mut dmz = node(&binary, "dmz", path)?;
         dmz.wait_for_port(ports.dmz_admin, START_PATIENCE)?;
         let inner = node(&binary, "inner", path)?;
-        let mut pair = Pair { inner, dmz, ports, sftp_ready: Ok(()), ftp_ready: Ok(()), dir };
+        let mut pair = Pair { inner, dmz, ports, sftp_ready: Ok(()), ftp_ready: Ok(()), smtp_ready: Ok(()), dir };
         pair.wait_for_channel()?;
         pair.sftp_ready = pair.listener("SFTP", ports.sftp);
         pair.ftp_ready = pair.listener("FTP", ports.ftp);
+        pair.smtp_ready = pair.listener("SMTP", ports.smtp);
         Ok(pair)
     }
 
@@ -87,6 +90,11 @@ impl Pair {
     /// Password login as the channel's user, into the upload area.
     pub fn ftp_target(&self) -> FtpTarget {
         FtpTarget { port: self.ports.ftp, user: USER.into(), password: PASSWORD.into(), remote_dir: None }
+    }
+
+    /// The partner SMTP listener's port.
+    pub fn smtp_port(&self) -> u16 {
+        self.ports.smtp
     }
 
     /// Waits until the DMZ has forwarded everything and `files` files (of
