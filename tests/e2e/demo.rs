@@ -1,5 +1,6 @@
 //! `portcullis demo` per the demo contract: both nodes on 127.0.0.1, a delivery to
-//! channel `demo` lands in `<data>/inner/inbox/demo/`, Ctrl-C stops cleanly.
+//! channel `demo` (injected, and a mail by swaks) lands in `<data>/inner/inbox/demo/`,
+//! Ctrl-C stops cleanly.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -27,13 +28,29 @@ async fn demo_delivers_and_stops_cleanly_on_ctrl_c() {
     let bytes =
         wait_for("hello.txt in the inbox", Duration::from_secs(30), || async { std::fs::read(&file).ok() }).await;
     assert_eq!(bytes, b"hello, partner");
+    let mail = Command::new("swaks")
+        .args(["--server", "127.0.0.1:2525", "--from", "a@partner.example", "--to", "demo@dmz.localhost"])
+        .args(["--body", "mail for the demo", "--timeout", "30"])
+        .output()
+        .expect("swaks (apt: swaks)");
+    assert!(mail.status.success(), "swaks to the demo failed:\n{}", String::from_utf8_lossy(&mail.stdout));
+    let inbox = data.path().join("inner/inbox/demo");
+    let eml = wait_for("a mail in the inbox", Duration::from_secs(30), || async {
+        let entries = std::fs::read_dir(&inbox).ok()?;
+        entries.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "eml"))
+    })
+    .await;
+    let text = std::fs::read_to_string(&eml).expect("mail");
+    assert!(text.contains("mail for the demo"), "{text}");
 
     let _ = Command::new("kill").args(["-INT", &demo.id().to_string()]).status();
     let status = demo.wait().expect("demo exits");
     assert!(status.success(), "demo did not stop cleanly: {status}");
     let mut banner = String::new();
     std::io::Read::read_to_string(demo.stdout.as_mut().expect("stdout"), &mut banner).expect("banner");
-    for expected in ["127.0.0.1:8020", "http://127.0.0.1:9000", "http://127.0.0.1:9001", "demo / password demo"] {
+    let expected =
+        ["127.0.0.1:8020", "127.0.0.1:2525", "http://127.0.0.1:9000", "http://127.0.0.1:9001", "demo / password demo"];
+    for expected in expected {
         assert!(banner.contains(expected), "banner lacks {expected:?}:\n{banner}");
     }
 }

@@ -79,8 +79,12 @@ mod tests {
     use spool::{SledSpool, SpoolOptions};
 
     fn config(generation: u64, channel: &str) -> DmzConfig {
-        let channels =
-            vec![envelope::ChannelVerifiers { name: channel.into(), ftp_tls_required: false, logins: vec![], ..Default::default() }];
+        let channels = vec![envelope::ChannelVerifiers {
+            name: channel.into(),
+            ftp_tls_required: false,
+            logins: vec![],
+            ..Default::default()
+        }];
         DmzConfig { generation, channels, ..DmzConfig::default() }
     }
 

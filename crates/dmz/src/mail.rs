@@ -25,11 +25,8 @@ impl MailGateway for DmzGateway {
     fn recipient(&self, _peer: Peer, address: &str, login: Option<&Login>) -> Result<String, RecipientError> {
         let address = address.to_lowercase();
         let config = self.config.get();
-        let channel = config
-            .channels
-            .iter()
-            .find(|c| c.smtp_recipients.contains(&address))
-            .ok_or(RecipientError::Unknown)?;
+        let channel =
+            config.channels.iter().find(|c| c.smtp_recipients.contains(&address)).ok_or(RecipientError::Unknown)?;
         if channel.smtp_auth_required && login.is_none_or(|l| l.channel != channel.name) {
             return Err(RecipientError::AuthRequired);
         }

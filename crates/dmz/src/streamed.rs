@@ -175,7 +175,8 @@ mod tests {
         options.quota_bytes = quota;
         let spool: std::sync::Arc<dyn spool::Spool> = SledSpool::open(options).expect("spool");
         let config = ActiveConfig::default();
-        let channels = vec![ChannelVerifiers { name: "c".into(), ftp_tls_required: false, logins: vec![], ..Default::default() }];
+        let channels =
+            vec![ChannelVerifiers { name: "c".into(), ftp_tls_required: false, logins: vec![], ..Default::default() }];
         let push = DmzConfig { generation: 1, channels, ..DmzConfig::default() };
         config.apply(spool.as_ref(), push).await.expect("config");
         (Intake::new(spool.clone(), config), spool)

@@ -47,7 +47,6 @@ pub use auth::FtpUser;
 pub use partner::tls::TlsFiles;
 pub use server::serve;
 
-
 /// How the FTP server runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FtpConfig {

@@ -75,7 +75,9 @@ pub async fn serve(
 
 fn shared(config: FtpConfig, gateway: Arc<dyn Gateway>) -> io::Result<Shared> {
     let tls = match &config.tls {
-        Some(files) => Some(partner::tls::server_config(files).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?),
+        Some(files) => {
+            Some(partner::tls::server_config(files).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?)
+        }
         None => None,
     };
     let passive_host = match config.passive_address {

@@ -20,7 +20,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::ServerSessionMemoryCache;
 
-
 /// The certificate chain and private key (PEM files) of a partner listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {

@@ -7,7 +7,8 @@ fn generates_an_end_entity_certificate_with_a_private_key_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("ftps.crt"), dir.path().join("ftps.key"));
 
-    partner::tls::load_or_generate_self_signed(&cert, &key, &["dmz.example".into(), "127.0.0.1".into()]).expect("generate");
+    partner::tls::load_or_generate_self_signed(&cert, &key, &["dmz.example".into(), "127.0.0.1".into()])
+        .expect("generate");
 
     let mode = std::fs::metadata(&key).expect("key").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);

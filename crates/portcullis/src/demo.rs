@@ -66,11 +66,13 @@ fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner)
          DMZ internal SFTP      {internal} (inner peer only)\n  \
          partner FTP / FTPS     127.0.0.1:2121 (explicit AUTH TLS; passive ports 30000-30099)\n  \
          partner SFTP           127.0.0.1:2222\n  \
+         partner SMTP           127.0.0.1:2525 (STARTTLS; AUTH under TLS)\n  \
          DMZ admin              http://{dmz_admin}\n  \
          inner admin            http://{inner_admin}\n\n  \
-         channel `demo`: partner login demo / password demo\n  \
+         channel `demo`: partner login demo / password demo, mail to demo@dmz.localhost\n  \
          deliver a file:  sftp -P 2222 demo@127.0.0.1   (then: put FILE)\n  \
          \x20                curl -T FILE ftp://demo:demo@127.0.0.1:2121/FILE\n  \
+         \x20                swaks -s 127.0.0.1:2525 -t demo@dmz.localhost --attach @FILE\n  \
          \x20                curl --data-binary @FILE 'http://{dmz_admin}/api/v1/deliveries?channel=demo&path=hello.txt'\n  \
          it lands in:     {inbox}/\n  \
          status:          curl http://{inner_admin}/api/v1/status\n\n\

@@ -104,7 +104,9 @@ impl StagingFile for SledStagingFile {
 }
 
 /// Runs blocking file work off the async threads.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T, SpoolError> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, SpoolError> {
     joined(tokio::task::spawn_blocking(work).await)
 }
 

@@ -157,7 +157,13 @@ impl PartnerPorts {
         // Passive ranges of 20 ports below the ephemeral range, distinct per cluster.
         let n = NEXT_RANGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 400;
         let low = 20_000 + n * 20;
-        PartnerPorts { sftp: free_port(), ftp: free_port(), smtp: free_port(), internal_sftp: free_port(), passive: (low, low + 19) }
+        PartnerPorts {
+            sftp: free_port(),
+            ftp: free_port(),
+            smtp: free_port(),
+            internal_sftp: free_port(),
+            passive: (low, low + 19),
+        }
     }
 }
 

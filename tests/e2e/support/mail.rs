@@ -30,9 +30,13 @@ pub fn message(seed: u64, body_bytes: usize) -> Vec<u8> {
 /// (`--starttls`, `--user U --password W`). Returns the script's JSON line.
 pub fn smtplib_send(cluster: &Cluster, to: &[&str], extra: &[&str], file: &Path) -> Value {
     let mut command = super::clients::python();
-    command
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/py/smtp_client.py"))
-        .args(["send", "--port", &cluster.ports.smtp.to_string(), "--from", "sender@partner.test"]);
+    command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/py/smtp_client.py")).args([
+        "send",
+        "--port",
+        &cluster.ports.smtp.to_string(),
+        "--from",
+        "sender@partner.test",
+    ]);
     for address in to {
         command.args(["--to", address]);
     }
@@ -71,8 +75,7 @@ pub async fn smtp_records(cluster: &Cluster, count: usize) -> Vec<Value> {
     let url = format!("{}/api/v1/deliveries", cluster.inner_admin);
     wait_for(&format!("{count} mails in the journal"), Duration::from_secs(60), || async {
         let records = get_json(&cluster.client, &url).await?;
-        let mails: Vec<Value> =
-            records.as_array()?.iter().filter(|r| r["protocol"] == "smtp").cloned().collect();
+        let mails: Vec<Value> = records.as_array()?.iter().filter(|r| r["protocol"] == "smtp").cloned().collect();
         (mails.len() >= count).then_some(mails)
     })
     .await
@@ -81,6 +84,10 @@ pub async fn smtp_records(cluster: &Cluster, count: usize) -> Vec<Value> {
 fn parse_json(output: &Output, cluster: &Cluster) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!("smtp client printed no JSON:\n{stdout}\n{}\n{}", String::from_utf8_lossy(&output.stderr), cluster.logs())
+        panic!(
+            "smtp client printed no JSON:\n{stdout}\n{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            cluster.logs()
+        )
     })
 }
