@@ -81,9 +81,12 @@ impl Deliverer {
             return Outcome::failed(&planned);
         }
         let channels: Vec<String> = planned.iter().map(channel_of).collect();
-        let roots: Vec<_> = planned.iter().map(Planned::root).collect();
+        // Looked at before the writes: one of this batch's writes may create a root
+        // that another item's failed write needed (see `place::impossible`).
+        let roots_ready: Vec<bool> = planned.iter().map(|p| p.root().is_dir()).collect();
         let prepared = place::prepare_all(&planned).await;
-        let placements = tokio::task::spawn_blocking(move || place::publish_in_order(&channels, &roots, prepared))
+        let placements =
+            tokio::task::spawn_blocking(move || place::publish_in_order(&channels, &roots_ready, prepared))
             .await
             .unwrap_or_else(|_| vec![Placement::Held; planned.len()]);
         let (mut done, mut held) = (Vec::new(), Vec::new());

@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::path::{Path, PathBuf};
 
 use super::plan::Planned;
 use super::write::{self, Prepared};
@@ -52,9 +51,14 @@ pub enum Placement {
 
 /// Renames the prepared files into place in plan order and fsyncs their
 /// directories. `channels[i]` is item i's channel: after an item fails, later
-/// items of its channel are discarded, not published. `roots[i]` is where item
-/// i's own path starts ([`Planned::root`](super::plan::Planned::root)).
-pub fn publish_in_order(channels: &[String], roots: &[PathBuf], prepared: Vec<io::Result<Prepared>>) -> Vec<Placement> {
+/// items of its channel are discarded, not published. `roots_ready[i]`: item i's
+/// root, where its own path starts ([`Planned::root`](super::plan::Planned::root)),
+/// was a directory before the batch was written.
+pub fn publish_in_order(
+    channels: &[String],
+    roots_ready: &[bool],
+    prepared: Vec<io::Result<Prepared>>,
+) -> Vec<Placement> {
     let mut failed: HashSet<&str> = HashSet::new();
     let mut outcome = vec![Placement::Held; channels.len()];
     let mut published = Vec::new();
@@ -78,7 +82,7 @@ pub fn publish_in_order(channels: &[String], roots: &[PathBuf], prepared: Vec<io
             Err(error) => error,
         };
         failed.insert(channel);
-        if impossible(&error, &roots[index]) {
+        if impossible(&error, roots_ready[index]) {
             outcome[index] = Placement::Impossible(error.to_string());
         }
     }
@@ -92,15 +96,30 @@ pub fn publish_in_order(channels: &[String], roots: &[PathBuf], prepared: Vec<io
 /// A failure no retry can cure: a name too long, or a file/directory clash
 /// below the delivery's root (made by the partner's own paths). A clash at or
 /// above the root (a profile directory that is not a directory) is the
-/// operator's to fix, so it is retried.
-fn impossible(error: &io::Error, root: &Path) -> bool {
-    error.kind() == io::ErrorKind::InvalidFilename || (write::is_permanent(error) && root.is_dir())
+/// operator's to fix, so it is retried. Whether the root was a directory is read
+/// before the batch's writes: read after them, a root that a sibling's write has
+/// just created (after the operator's repair) would turn the clash that failed
+/// this item into an "impossible" one, and the item would be set aside for good.
+fn impossible(error: &io::Error, root_was_ready: bool) -> bool {
+    error.kind() == io::ErrorKind::InvalidFilename || (write::is_permanent(error) && root_was_ready)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use spool::StoredPayload;
+
+    #[test]
+    fn a_clash_is_retried_when_the_root_was_not_there_before_the_batch() {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(root.path().join("erp"), b"").expect("a file where the profile directory goes");
+        let failed = vec![write::prepare(&root.path().join("erp/c/f.txt"), &StoredPayload::Inline(b"x".to_vec()), "F")];
+        // Meanwhile the operator repairs it and a sibling's write makes the root.
+        std::fs::remove_file(root.path().join("erp")).expect("repair");
+        std::fs::create_dir_all(root.path().join("erp/c")).expect("root made by a sibling");
+        let outcome = publish_in_order(&["c".to_string()], &[false], failed);
+        assert_eq!(outcome, [Placement::Held], "retried, not set aside");
+    }
 
     #[test]
     fn a_failure_holds_back_its_own_channel_only_and_leaves_no_temp_files() {
@@ -115,8 +134,7 @@ mod tests {
         ];
         assert!(prepared[1].is_err());
         let channels: Vec<String> = ["a", "b", "b", "a"].map(String::from).to_vec();
-        let roots = vec![root.path().to_path_buf(); 4];
-        let outcome = publish_in_order(&channels, &roots, prepared);
+        let outcome = publish_in_order(&channels, &[true; 4], prepared);
         assert_eq!(outcome[0], Placement::Placed);
         assert!(matches!(outcome[1], Placement::Impossible(_)), "{outcome:?}");
         assert_eq!(outcome[2..], [Placement::Held, Placement::Placed]);
