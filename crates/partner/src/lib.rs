@@ -1,5 +1,5 @@
-//! The contract between the partner-facing protocol servers (`sftp`, `ftp`, later
-//! `smtp`, `as2`) and the DMZ that runs them.
+//! The contract between the partner-facing protocol servers (`sftp`, `ftp`, `smtp`,
+//! `as2`) and the DMZ that runs them.
 //!
 //! A protocol server knows its wire protocol and nothing else: it asks a
 //! [`Gateway`] who a login is, what a partner's virtual home contains and where
@@ -27,12 +27,14 @@
 
 #![forbid(unsafe_code)]
 
+mod as2;
 mod error;
 mod gateway;
 mod mail;
 pub mod tls;
 mod vpath;
 
+pub use as2::{As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnership};
 pub use error::FsError;
 pub use gateway::{Credential, Entry, EntryKind, Gateway, Login, Peer, Receipt, Session, Upload};
 pub use mail::{MailEnvelope, MailGateway, MessageUpload, RecipientError};
