@@ -3,6 +3,8 @@
 //! 1870), 8BITMIME (RFC 6152), PIPELINING (RFC 2920) and ENHANCEDSTATUSCODES (RFC
 //! 2034); a [`partner::MailGateway`] decides which channel a recipient belongs to and
 //! where the bytes go. This crate knows nothing of the spool, the config or the inner.
+//! [`send`] is the other direction: the SMTP client (lettre) that delivers a message to
+//! a partner's server.
 //!
 //! # Session
 //!
@@ -28,6 +30,7 @@
 //! | `line.rs`, `reply.rs` | command lines out of the input buffer; every reply text |
 //! | `connection.rs` | one session over a plain or TLS stream: buffers, pipelining, timeouts, gateway calls |
 //! | `server.rs` | [`serve`]: accept loop, session limit, drain |
+//! | `send.rs` | [`send()`]: the outbound client (lettre), transient vs permanent failures |
 //!
 //! Everything above `connection.rs` is pure and tested without sockets.
 //!
@@ -71,12 +74,14 @@ mod data;
 mod header;
 mod line;
 mod reply;
+pub mod send;
 mod server;
 mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use send::{SendError, Sent, SmtpTarget, SmtpTls, send};
 pub use server::serve;
 
 /// How the SMTP server runs.
