@@ -1,10 +1,11 @@
 //! `portcullis demo` per the demo contract: both nodes on 127.0.0.1, a delivery to
-//! channel `demo` (injected, and a mail by swaks) lands in `<data>/inner/inbox/demo/`,
-//! Ctrl-C stops cleanly.
+//! channel `demo` (injected, a mail by swaks, an AS2 message by pyas2lib with the
+//! identities the demo made) lands in `<data>/inner/inbox/demo/`, Ctrl-C stops cleanly.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::as2;
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -42,6 +43,7 @@ async fn demo_delivers_and_stops_cleanly_on_ctrl_c() {
     .await;
     let text = std::fs::read_to_string(&eml).expect("mail");
     assert!(text.contains("mail for the demo"), "{text}");
+    as2_to_the_demo(&client, data.path()).await;
 
     let _ = Command::new("kill").args(["-INT", &demo.id().to_string()]).status();
     let status = demo.wait().expect("demo exits");
@@ -53,4 +55,35 @@ async fn demo_delivers_and_stops_cleanly_on_ctrl_c() {
     for expected in expected {
         assert!(banner.contains(expected), "banner lacks {expected:?}:\n{banner}");
     }
+}
+
+/// DEMO-PARTNER sends a signed, encrypted AS2 message with the identities the demo
+/// made; the MDN says processed with the right MIC and the payload lands.
+async fn as2_to_the_demo(client: &reqwest::Client, data: &std::path::Path) {
+    let keys = data.join("inner/as2");
+    let work = tempfile::tempdir().expect("tempdir");
+    let partner = work.path().join("partner.pem");
+    let pem = [
+        std::fs::read(keys.join("demo-partner.key")).expect("key"),
+        std::fs::read(keys.join("demo-partner.pem")).expect("cert"),
+    ];
+    std::fs::write(&partner, pem.concat()).expect("pyas2lib key file");
+    let (ours, bytes) = (keys.join("portcullis.pem"), payload(77, 20_000));
+    let args =
+        ["--sender", "DEMO-PARTNER", "--receiver", "PORTCULLIS", "--sign", "--encrypt", "--filename", "demo-as2.bin"];
+    let (sign, encrypt) = (partner.to_str().expect("utf-8"), ours.to_str().expect("utf-8"));
+    let built = as2::build(
+        work.path(),
+        "demo",
+        &bytes,
+        &[&args[..], &["--sign-key", sign, "--encrypt-cert", encrypt]].concat(),
+    );
+    let (status, mdn) = as2::post(client, "http://127.0.0.1:4080/as2", &built.headers, built.body.clone()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&mdn));
+    let verdict = as2::verdict(work.path(), &built, &mdn, &ours);
+    assert_eq!((&verdict["status"], &verdict["mic_matched"]), (&"processed".into(), &true.into()), "{verdict}");
+    let file = data.join("inner/inbox/demo/demo-as2.bin");
+    let got =
+        wait_for("the AS2 payload in the inbox", Duration::from_secs(30), || async { std::fs::read(&file).ok() }).await;
+    assert!(got == bytes, "the AS2 payload arrived changed");
 }

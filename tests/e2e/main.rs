@@ -11,6 +11,7 @@ mod crash;
 mod delivery;
 mod demo;
 mod invisible;
+mod partner_as2;
 mod partner_bad_input;
 mod partner_crash;
 mod partner_ftp;

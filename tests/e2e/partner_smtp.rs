@@ -1,7 +1,8 @@
 //! Partners deliver mail with Python's smtplib (plain, several recipients,
 //! STARTTLS + AUTH, a message above streaming_size) and swaks (an attachment,
 //! PIPELINING): each message lands once as `<id>.eml`, byte-identical to what was
-//! sent after dot-unstuffing, with its mail envelope in the journal. Refusals are
+//! sent after dot-unstuffing, with its mail envelope in the journal; a profile with
+//! `mail = "attachments"` delivers the attachment itself. Refusals are
 //! SMTP's own: 550 unknown recipient, 530 without AUTH, 452 for a recipient of
 //! another channel (the client sends it in its own transaction).
 
@@ -90,27 +91,32 @@ async fn smtplib_delivers_plain_and_authenticated_mail_byte_identical() {
 }
 
 #[tokio::test]
-async fn swaks_delivers_an_attachment_with_pipelining() {
-    let cluster = Cluster::start(ClusterOptions::default()).await;
+async fn swaks_delivers_an_attachment_with_pipelining_as_a_mail_or_unpacked() {
+    let profiles = "[[profiles]]\nname = \"unpack\"\nchannel = \"unpack\"\nmail = \"attachments\"\n".to_owned();
+    let options = ClusterOptions { channels: vec!["demo".into(), "unpack".into()], profiles, ..Default::default() };
+    let cluster = Cluster::start(options).await;
     let local = tempfile::tempdir().expect("tempdir");
     let bytes = payload(7, 300_000);
     let file = write(local.path(), "invoice.pdf", &bytes);
     let attach = format!("@{}", file.display());
-    let output = swaks(
-        &cluster,
-        &["--from", "a@partner.test", "--to", "demo@dmz.test,demo-2@dmz.test", "--pipeline", "--attach", &attach],
-    );
-    let transcript = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "swaks failed:\n{transcript}\n{}", cluster.logs());
-    let (data_sent, mail_answered) = (transcript.find(" -> DATA"), transcript.find("<-  250 2.1.0"));
-    assert!(data_sent.is_some() && data_sent < mail_answered, "MAIL..DATA went as one batch: {transcript}");
-    assert!(transcript.contains("<-  250 2.0.0 OK queued as"), "{transcript}");
-    let records = smtp_records(&cluster, 1).await;
-    let target = PathBuf::from(records[0]["target"].as_str().expect("target"));
-    let found = attachments(&target);
+    for to in ["demo@dmz.test,demo-2@dmz.test", "unpack@dmz.test"] {
+        let output = swaks(&cluster, &["--from", "a@partner.test", "--to", to, "--pipeline", "--attach", &attach]);
+        let transcript = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "swaks failed:\n{transcript}\n{}", cluster.logs());
+        let (data_sent, mail_answered) = (transcript.find(" -> DATA"), transcript.find("<-  250 2.1.0"));
+        assert!(data_sent.is_some() && data_sent < mail_answered, "MAIL..DATA went as one batch: {transcript}");
+        assert!(transcript.contains("<-  250 2.0.0 OK queued as"), "{transcript}");
+    }
+    let records = smtp_records(&cluster, 2).await;
+    let of = |channel: &str| records.iter().find(|r| r["channel"] == channel).expect("record of channel");
+    let (mail, unpacked) = (of("demo"), of("unpack"));
     let digest = hex(&sha2::Sha256::digest(&bytes));
-    assert_eq!(found, vec![("invoice.pdf".to_owned(), digest)], "the attachment arrived intact");
-    assert_eq!(records[0]["mail"]["recipients"], serde_json::json!(["demo@dmz.test", "demo-2@dmz.test"]));
+    let found = attachments(Path::new(mail["target"].as_str().expect("target")));
+    assert_eq!(found, vec![("invoice.pdf".to_owned(), digest)], "the attachment arrived intact in the .eml");
+    assert_eq!(mail["mail"]["recipients"], serde_json::json!(["demo@dmz.test", "demo-2@dmz.test"]));
+    let dir = PathBuf::from(unpacked["target"].as_str().expect("target"));
+    assert_eq!(std::fs::read(dir.join("invoice.pdf")).expect("unpacked attachment"), bytes);
+    assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 1, "only the attachment");
 }
 
 fn hex(bytes: &[u8]) -> String {

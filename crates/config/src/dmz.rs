@@ -10,8 +10,10 @@ use serde::Deserialize;
 
 use crate::{Mode, Problems};
 
+mod as2;
 mod smtp;
 
+pub use as2::PartnerAs2;
 pub use smtp::PartnerSmtp;
 
 /// The validated DMZ configuration.
@@ -27,6 +29,7 @@ pub struct DmzSettings {
     pub sftp: PartnerSftp,
     pub ftp: PartnerFtp,
     pub smtp: PartnerSmtp,
+    pub as2: PartnerAs2,
     pub internal_sftp: InternalSftp,
 }
 
@@ -111,6 +114,8 @@ pub struct DmzFile {
     ftp: FtpFile,
     #[serde(default)]
     smtp: smtp::SmtpFile,
+    #[serde(default)]
+    as2: as2::As2File,
     internal_sftp: Option<InternalSftpFile>,
 }
 
@@ -208,6 +213,7 @@ impl DmzFile {
             sftp: PartnerSftp { host_key: in_dir(&self.data_dir, self.sftp.host_key, "ssh_host_ed25519_key") },
             ftp: self.ftp.validate(&self.data_dir, problems),
             smtp,
+            as2: self.as2.validate(problems),
             internal_sftp: validate_internal_sftp(self.internal_sftp, problems),
         }
     }

@@ -13,6 +13,10 @@ use serde::Deserialize;
 use crate::dmz::{Admin, AdminFile, check_node_id, default_long_poll_secs, default_reconnect_max_ms};
 use crate::{Mode, PathGlob, Problems};
 
+mod as2;
+
+pub use as2::As2Channel;
+
 /// The validated inner configuration.
 #[derive(Debug, Clone)]
 pub struct InnerSettings {
@@ -69,6 +73,8 @@ pub struct Channel {
     pub smtp_addresses: Vec<String>,
     /// Mail for this channel is taken only after SMTP AUTH as one of its logins.
     pub smtp_auth_required: bool,
+    /// The channel's AS2 partnership, if it receives AS2.
+    pub as2: Option<As2Channel>,
 }
 
 /// How a partner logs in to the DMZ: verifiers only, never a plaintext secret.
@@ -89,6 +95,8 @@ pub struct Profile {
     /// Files land at `<directory>/<channel>/<path>`.
     pub directory: PathBuf,
     pub if_exists: IfExists,
+    /// What a mail (SMTP delivery) becomes: the `.eml` as received, or its attachments.
+    pub mail: MailForm,
 }
 
 impl Profile {
@@ -105,6 +113,18 @@ pub enum IfExists {
     Rename,
     /// Replace the old file atomically.
     Overwrite,
+}
+
+/// How a profile delivers mail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailForm {
+    /// The message as received: `<channel>/<id>.eml`.
+    #[default]
+    Message,
+    /// Its attachments as separate files in a directory `<channel>/<id>/` (the
+    /// message itself as `message.eml` there when it has none).
+    Attachments,
 }
 
 /// `inner.toml` as written.
@@ -164,6 +184,7 @@ struct ChannelFile {
     smtp_addresses: Vec<String>,
     #[serde(default)]
     smtp_auth_required: bool,
+    as2: Option<as2::As2File>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +204,8 @@ struct ProfileFile {
     directory: Option<PathBuf>,
     #[serde(default = "default_if_exists")]
     if_exists: IfExists,
+    #[serde(default)]
+    mail: MailForm,
 }
 
 fn default_streaming_size() -> u64 {
@@ -208,7 +231,7 @@ impl InnerFile {
         }
         check_node_id(problems, &self.node_id);
         problems.range("streaming_size", self.streaming_size, 1024, 16 << 20);
-        let channels = validate_channels(self.channels, problems);
+        let channels = validate_channels(self.channels, &self.data_dir, problems);
         let names: HashSet<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         let profiles = validate_profiles(self.profiles, &names, &self.data_dir, problems);
         InnerSettings {
@@ -291,8 +314,9 @@ fn validate_listeners(files: Vec<ListenerFile>, problems: &mut Problems) -> Vec<
         .collect()
 }
 
-fn validate_channels(files: Vec<ChannelFile>, problems: &mut Problems) -> Vec<Channel> {
+fn validate_channels(files: Vec<ChannelFile>, data_dir: &std::path::Path, problems: &mut Problems) -> Vec<Channel> {
     let mut names = HashSet::new();
+    let mut as2_pairs = HashSet::new();
     let mut users = HashSet::new();
     let mut addresses = HashSet::new();
     let channels: Vec<Channel> = files
@@ -324,6 +348,7 @@ fn validate_channels(files: Vec<ChannelFile>, problems: &mut Problems) -> Vec<Ch
                 logins,
                 smtp_addresses,
                 smtp_auth_required: file.smtp_auth_required,
+                as2: file.as2.map(|a| a.validate(&field, data_dir, &mut as2_pairs, problems)),
             }
         })
         .collect();
@@ -397,7 +422,14 @@ fn validate_profiles(
                 Some(dir) => data_dir.join(dir),
                 None => data_dir.join("inbox"),
             };
-            Profile { name: file.name, channel: file.channel, path, directory, if_exists: file.if_exists }
+            Profile {
+                name: file.name,
+                channel: file.channel,
+                path,
+                directory,
+                if_exists: file.if_exists,
+                mail: file.mail,
+            }
         })
         .collect()
 }

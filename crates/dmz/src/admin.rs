@@ -61,6 +61,7 @@ async fn inject(State(state): State<AdminState>, Query(params): Query<InjectPara
         partner: Partner { login: None, remote: None },
         path: params.path,
         mail: None,
+        as2: None,
     };
     // Spawned: a client that disconnects must not cancel a commit half-way.
     let intake = state.intake.clone();

@@ -92,6 +92,7 @@ impl Gateway for DmzGateway {
             partner: Partner { login: Some(session.login.user.clone()), remote: Some(session.peer.remote) },
             path: path.relative(),
             mail: None,
+            as2: None,
         };
         let delivery = self.intake.begin(arrival).await.map_err(fs_error)?;
         Ok(Box::new(PartnerUpload { delivery, homes: self.homes.clone(), path: path.clone() }))

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use envelope::{Body, DeliveryMeta, EnvelopeId, MailMeta, Partner, PathError, Protocol, Sha256};
+use envelope::{As2Meta, Body, DeliveryMeta, EnvelopeId, MailMeta, Partner, PathError, Protocol, Sha256};
 use sha2::Digest;
 use spool::{NewItem, NewPayload, Spool, SpoolError};
 
@@ -24,6 +24,8 @@ pub struct Arrival {
     pub path: String,
     /// SMTP only: the mail envelope.
     pub mail: Option<MailMeta>,
+    /// AS2 only: the message's identity and security.
+    pub as2: Option<As2Meta>,
 }
 
 /// Why a delivery was not accepted. Each protocol maps these to its own reply.
@@ -85,6 +87,19 @@ impl Intake {
         self.enqueue(arrival, size, sha256, NewPayload::Bytes(bytes)).await
     }
 
+    /// Like [`Intake::accept`], but only once per `arrival.id`: an id accepted
+    /// before (AS2 derives it from the partner and the Message-ID) gives `None` and
+    /// adds nothing. The check and the enqueue are one commit.
+    pub async fn accept_once(&self, arrival: Arrival, bytes: Vec<u8>) -> Result<Option<Accepted>, IntakeError> {
+        self.check(&arrival)?;
+        let sha256 = Sha256(sha2::Sha256::digest(&bytes).into());
+        let size = bytes.len() as u64;
+        let item = self.item(arrival, size, sha256, NewPayload::Bytes(bytes));
+        let id = EnvelopeId::from_u128(item.id);
+        let outcome = self.spool.enqueue(TO_INNER, vec![item], true).await?;
+        Ok((outcome.first() != Some(&spool::Enqueued::Duplicate)).then_some(Accepted { id, size, sha256 }))
+    }
+
     /// Starts a streamed delivery: bytes go to a spool staging file as they come
     /// (see [`StreamedDelivery`]).
     pub async fn begin(&self, arrival: Arrival) -> Result<StreamedDelivery, IntakeError> {
@@ -104,6 +119,14 @@ impl Intake {
         payload: NewPayload,
     ) -> Result<Accepted, IntakeError> {
         let id = arrival.id;
+        let item = self.item(arrival, size, sha256, payload);
+        self.spool.enqueue(TO_INNER, vec![item], false).await?;
+        Ok(Accepted { id, size, sha256 })
+    }
+
+    /// The spool item of a delivery: its envelope body and payload.
+    fn item(&self, arrival: Arrival, size: u64, sha256: Sha256, payload: NewPayload) -> NewItem {
+        let id = arrival.id;
         let meta = DeliveryMeta {
             channel: arrival.channel,
             protocol: arrival.protocol,
@@ -112,15 +135,14 @@ impl Intake {
             received_at: envelope::now_millis(),
             size,
             sha256,
-            mail: arrival.mail,
+            mail: arrival.mail.map(Box::new),
+            as2: arrival.as2.map(Box::new),
         };
-        let item = NewItem {
+        NewItem {
             id: id.as_u128(),
             channel: Some(meta.channel.clone()),
             header: envelope::encode(&Body::Delivery(meta)),
             payload,
-        };
-        self.spool.enqueue(TO_INNER, vec![item], false).await?;
-        Ok(Accepted { id, size, sha256 })
+        }
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod active;
 pub mod admin;
+mod as2_gateway;
 pub mod gateway;
 pub mod home;
 pub mod intake;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use envelope::{PartnerListener, Protocol};
-use partner::{Gateway, MailGateway};
+use partner::{As2Gateway, Gateway, MailGateway};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,13 +23,15 @@ pub struct ProtocolSettings {
     pub sftp: sftp::partner_server::PartnerSftpConfig,
     pub ftp: ftp::FtpConfig,
     pub smtp: smtp::SmtpConfig,
+    pub as2: as2::As2Config,
 }
 
-/// What the protocol sessions ask of the DMZ: file sessions (SFTP, FTP) and mail.
+/// What the protocol sessions ask of the DMZ: file sessions (SFTP, FTP), mail, AS2.
 #[derive(Clone)]
 pub struct Gateways {
     pub files: Arc<dyn Gateway>,
     pub mail: Arc<dyn MailGateway>,
+    pub as2: Arc<dyn As2Gateway>,
 }
 
 /// Keeps the running partner listeners equal to the config in force until
@@ -86,7 +88,7 @@ async fn start(
     token: CancellationToken,
 ) -> Option<CancellationToken> {
     let (protocol, bind) = (listener.protocol, listener.bind);
-    if !matches!(protocol, Protocol::Sftp | Protocol::Ftp | Protocol::Smtp) {
+    if !matches!(protocol, Protocol::Sftp | Protocol::Ftp | Protocol::Smtp | Protocol::As2) {
         tracing::error!(message = "partner listener not supported by this DMZ", %protocol, %bind);
         return Some(token);
     }
@@ -109,6 +111,10 @@ async fn start(
         Protocol::Smtp => {
             let (config, mail) = (settings.smtp.clone(), Arc::clone(&gateways.mail));
             tasks.spawn(async move { log_end(protocol, smtp::serve(socket, config, mail, stop).await) });
+        }
+        Protocol::As2 => {
+            let (config, as2) = (settings.as2.clone(), Arc::clone(&gateways.as2));
+            tasks.spawn(async move { log_end(protocol, as2::serve(socket, config, as2, stop).await) });
         }
         _ => {
             let config = settings.ftp.clone();

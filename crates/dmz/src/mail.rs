@@ -48,6 +48,7 @@ impl MailGateway for DmzGateway {
                 helo: envelope.helo,
                 tls: envelope.tls,
             }),
+            as2: None,
         };
         let delivery = self.intake.begin(arrival).await.map_err(fs_error)?;
         Ok(Box::new(MailUpload { delivery }))

@@ -36,7 +36,7 @@ pub(crate) fn start_partner_listeners(
         config: config.clone(),
         homes: Homes::new(Arc::clone(spool)),
     });
-    let gateways = listeners::Gateways { files: dmz_gateway.clone(), mail: dmz_gateway };
+    let gateways = listeners::Gateways { files: dmz_gateway.clone(), mail: dmz_gateway.clone(), as2: dmz_gateway };
     let ftp = &settings.ftp;
     let names = vec!["localhost".to_owned(), settings.node_id.clone()];
     partner::tls::load_or_generate_self_signed(&ftp.tls_cert, &ftp.tls_key, &names).map_err(material)?;
@@ -49,6 +49,7 @@ pub(crate) fn start_partner_listeners(
             ..ftp::FtpConfig::default()
         },
         smtp: smtp_config(settings)?,
+        as2: as2::As2Config { max_message_bytes: settings.as2.max_message_bytes, ..as2::As2Config::default() },
     };
     tasks.spawn(listeners::run(config.clone(), gateways, protocols, tasks.clone(), shutdown.clone()));
     Ok(())

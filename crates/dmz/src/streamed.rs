@@ -190,6 +190,7 @@ mod tests {
             partner: Partner { login: None, remote: None },
             path: "f".into(),
             mail: None,
+            as2: None,
         }
     }
 

@@ -101,7 +101,24 @@ pub struct DeliveryMeta {
     pub sha256: Sha256,
     /// SMTP only: the mail envelope the partner's server gave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mail: Option<MailMeta>,
+    pub mail: Option<Box<MailMeta>>,
+    /// AS2 only: the message's identity and security.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as2: Option<Box<As2Meta>>,
+}
+
+/// An AS2 message as received (the payload is its innermost content).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct As2Meta {
+    /// `AS2-From`, `AS2-To`, and `Message-ID` without angle brackets.
+    pub from: String,
+    pub to: String,
+    pub message_id: String,
+    /// The Received-Content-MIC our MDN reported (`base64, algorithm`).
+    pub mic: String,
+    pub signed: bool,
+    pub encrypted: bool,
+    pub compressed: bool,
 }
 
 /// The SMTP envelope of a delivered message (the payload is the message itself).
@@ -145,8 +162,10 @@ pub struct Heartbeat {
 }
 
 /// The partner-facing part of the inner's configuration, pushed to the DMZ. It holds
-/// *verifiers only* (password hashes, public keys), never a secret, and never a
-/// channel marked `invisible_to_dmz`.
+/// *verifiers only* (password hashes, public keys, certificates) and never a channel
+/// marked `invisible_to_dmz`. The one secret, our AS2 private keys, sits apart in
+/// [`DmzConfig::as2_keys`]: the DMZ keeps it in memory only and never writes it to
+/// its disk (a restarted DMZ gets it with the push at the next link-up).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DmzConfig {
     /// Increases with every reload on the inner; lets the DMZ ignore stale pushes.
@@ -156,6 +175,39 @@ pub struct DmzConfig {
     /// Which partner listeners the DMZ runs.
     pub listeners: Vec<PartnerListener>,
     pub channels: Vec<ChannelVerifiers>,
+    /// Our AS2 private keys, by our AS2 id. Memory only on the DMZ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub as2_keys: Vec<As2Key>,
+}
+
+/// One of our AS2 private keys. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct As2Key {
+    /// Our AS2 id this key belongs to (`AS2-To` of partners' messages).
+    pub our_id: String,
+    /// PEM, unencrypted.
+    pub key_pem: String,
+}
+
+impl fmt::Debug for As2Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "As2Key({}, <redacted>)", self.our_id)
+    }
+}
+
+/// A channel's AS2 partnership: the public half, which the DMZ may keep on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct As2Verifier {
+    /// The partner's AS2 name (`AS2-From` of its messages).
+    pub partner_id: String,
+    /// Our AS2 name (`AS2-To`); its private key travels in [`DmzConfig::as2_keys`].
+    pub our_id: String,
+    /// The partner's certificate (PEM): verifies its signatures.
+    pub partner_cert_pem: String,
+    /// Our certificate (PEM).
+    pub our_cert_pem: String,
+    pub require_signed: bool,
+    pub require_encrypted: bool,
 }
 
 impl DmzConfig {
@@ -186,6 +238,9 @@ pub struct ChannelVerifiers {
     /// authenticated (SMTP AUTH) as one of its logins.
     #[serde(default)]
     pub smtp_auth_required: bool,
+    /// The channel's AS2 partnership, if it receives AS2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as2: Option<As2Verifier>,
 }
 
 /// One partner login: a password hash (argon2, PHC string) and/or public keys.

@@ -48,6 +48,7 @@ mod tests {
                 size: payload.len() as u64,
                 sha256: Sha256([7; 32]),
                 mail: None,
+                as2: None,
             }),
             payload: Some(Payload::Inline(payload)),
         }

@@ -38,8 +38,8 @@ mod id;
 mod path;
 
 pub use body::{
-    Body, ChannelVerifiers, DeliveryMeta, DmzConfig, Heartbeat, LoginVerifier, MailMeta, Partner, PartnerListener,
-    Payload, Protocol, Sha256,
+    As2Key, As2Meta, As2Verifier, Body, ChannelVerifiers, DeliveryMeta, DmzConfig, Heartbeat, LoginVerifier, MailMeta,
+    Partner, PartnerListener, Payload, Protocol, Sha256,
 };
 pub use codec::{DecodeError, decode, encode};
 pub use frame::{Ack, AckOutcome, Envelope, Frame, Hello, NodeRole};

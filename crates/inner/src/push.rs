@@ -9,7 +9,7 @@
 //! settings it was made from; the DMZ ignores one older than what it has, so a
 //! push raced by a reload can never bring back a stale config.
 
-use envelope::{Body, ChannelVerifiers, DmzConfig, EnvelopeId, LoginVerifier};
+use envelope::{As2Key, As2Verifier, Body, ChannelVerifiers, DmzConfig, EnvelopeId, LoginVerifier};
 use message_service::{Link, LinkState};
 use spool::{NewItem, NewPayload, Spool, SpoolError};
 use tokio_util::sync::CancellationToken;
@@ -42,9 +42,30 @@ pub fn partner_config(settings: &InnerSettings, generation: u64) -> DmzConfig {
                     .collect(),
                 smtp_recipients: c.smtp_addresses.clone(),
                 smtp_auth_required: c.smtp_auth_required,
+                as2: c.as2.as_ref().map(|a| As2Verifier {
+                    partner_id: a.partner_id.clone(),
+                    our_id: a.our_id.clone(),
+                    partner_cert_pem: a.partner_cert_pem.clone(),
+                    our_cert_pem: a.our_cert_pem.clone(),
+                    require_signed: a.require_signed,
+                    require_encrypted: a.require_encrypted,
+                }),
             })
             .collect(),
+        as2_keys: as2_keys(settings),
     }
+}
+
+/// Our AS2 private keys of the visible channels, one per our-id (the DMZ keeps
+/// them in memory only).
+fn as2_keys(settings: &InnerSettings) -> Vec<As2Key> {
+    let mut keys: Vec<As2Key> = Vec::new();
+    for as2 in settings.channels.iter().filter(|c| !c.invisible_to_dmz).filter_map(|c| c.as2.as_ref()) {
+        if !keys.iter().any(|k| k.our_id == as2.our_id) {
+            keys.push(As2Key { our_id: as2.our_id.clone(), key_pem: as2.our_key_pem.clone() });
+        }
+    }
+    keys
 }
 
 /// Queues a push of the current partner-facing config for the DMZ.

@@ -222,6 +222,7 @@ mod tests {
                 size: bytes.len() as u64,
                 sha256: Sha256([0; 32]),
                 mail: None,
+                as2: None,
             }),
             payload: Some(Payload::Inline(bytes.to_vec())),
         }

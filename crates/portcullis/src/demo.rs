@@ -14,6 +14,10 @@ const DMZ_TOML: &str = include_str!("../../../etc/demo/dmz.toml");
 const INNER_TOML: &str = include_str!("../../../etc/demo/inner.toml");
 
 pub fn run(data: &Path) -> ExitCode {
+    // The inner's config names the AS2 certificates: they must exist before it is read.
+    if let Err(error) = crate::demo_certs::ensure(&data.join("inner/as2")) {
+        return failed(&error);
+    }
     let dmz_settings = with_data_dir(DMZ_TOML, &data.join("dmz")).and_then(|t| config::parse_dmz(&t));
     let inner_settings = with_data_dir(INNER_TOML, &data.join("inner")).and_then(|t| config::parse_inner(&t));
     let (mut dmz_settings, inner_settings) = match (dmz_settings, inner_settings) {
@@ -67,6 +71,7 @@ fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner)
          partner FTP / FTPS     127.0.0.1:2121 (explicit AUTH TLS; passive ports 30000-30099)\n  \
          partner SFTP           127.0.0.1:2222\n  \
          partner SMTP           127.0.0.1:2525 (STARTTLS; AUTH under TLS)\n  \
+         partner AS2            http://127.0.0.1:4080/as2 (DEMO-PARTNER to PORTCULLIS; keys in {as2}/)\n  \
          DMZ admin              http://{dmz_admin}\n  \
          inner admin            http://{inner_admin}\n\n  \
          channel `demo`: partner login demo / password demo, mail to demo@dmz.localhost\n  \
@@ -82,5 +87,6 @@ fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner)
         dmz_admin = dmz.admin_addr,
         inner_admin = inner.admin_addr,
         inbox = inbox.display(),
+        as2 = data.join("inner/as2").display(),
     );
 }

@@ -41,6 +41,8 @@ pub struct ClusterOptions {
     pub smtp_auth_required: Vec<String>,
     /// Extra lines for the DMZ's `[smtp]` table.
     pub dmz_smtp_extra: String,
+    /// A `[channels.as2]` table for the first channel.
+    pub as2: Option<String>,
 }
 
 impl Default for ClusterOptions {
@@ -57,6 +59,7 @@ impl Default for ClusterOptions {
             ftp_tls_required: Vec::new(),
             smtp_auth_required: Vec::new(),
             dmz_smtp_extra: String::new(),
+            as2: None,
         }
     }
 }
@@ -146,6 +149,7 @@ pub struct PartnerPorts {
     pub sftp: u16,
     pub ftp: u16,
     pub smtp: u16,
+    pub as2: u16,
     pub internal_sftp: u16,
     /// First and last passive FTP data port.
     pub passive: (u16, u16),
@@ -161,6 +165,7 @@ impl PartnerPorts {
             sftp: free_port(),
             ftp: free_port(),
             smtp: free_port(),
+            as2: free_port(),
             internal_sftp: free_port(),
             passive: (low, low + 19),
         }
@@ -301,13 +306,15 @@ fn inner_toml(dir: &Path, o: &ClusterOptions, (dmz_ms, inner_ms): (u16, u16), ad
          [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
          [[dmz_listeners]]\nprotocol = \"sftp\"\nbind = \"127.0.0.1:{sftp}\"\n\n\
          [[dmz_listeners]]\nprotocol = \"ftp\"\nbind = \"127.0.0.1:{ftp}\"\n\n\
-         [[dmz_listeners]]\nprotocol = \"smtp\"\nbind = \"127.0.0.1:{smtp}\"\n",
+         [[dmz_listeners]]\nprotocol = \"smtp\"\nbind = \"127.0.0.1:{smtp}\"\n\n\
+         [[dmz_listeners]]\nprotocol = \"as2\"\nbind = \"127.0.0.1:{as2}\"\n",
         data = dir.join("inner").display(),
         streaming = o.streaming_size,
         internal = p.internal_sftp,
         sftp = p.sftp,
         ftp = p.ftp,
         smtp = p.smtp,
+        as2 = p.as2,
     );
     let keys = o.partner_keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
     let channels = o.channels.iter().map(|c| (c, false)).chain(o.invisible.iter().map(|c| (c, true)));
@@ -319,6 +326,9 @@ fn inner_toml(dir: &Path, o: &ClusterOptions, (dmz_ms, inner_ms): (u16, u16), ad
             tls = o.ftp_tls_required.contains(name),
             auth = o.smtp_auth_required.contains(name),
         );
+        if Some(name) == o.channels.first() {
+            text += o.as2.as_deref().unwrap_or_default();
+        }
     }
     text + &o.profiles + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n"
 }

@@ -1,6 +1,7 @@
 //! The harness: a [`Cluster`] of two real node processes with generated configs,
 //! plus polling helpers (never fixed sleeps).
 
+pub mod as2;
 pub mod check;
 pub mod clients;
 pub mod cluster;

@@ -19,6 +19,7 @@ pub mod journal;
 mod place;
 pub mod plan;
 mod retry;
+mod unpack;
 pub mod write;
 
 use std::collections::HashSet;
@@ -87,8 +88,8 @@ impl Deliverer {
         let prepared = place::prepare_all(&planned).await;
         let placements =
             tokio::task::spawn_blocking(move || place::publish_in_order(&channels, &roots_ready, prepared))
-            .await
-            .unwrap_or_else(|_| vec![Placement::Held; planned.len()]);
+                .await
+                .unwrap_or_else(|_| vec![Placement::Held; planned.len()]);
         let (mut done, mut held) = (Vec::new(), Vec::new());
         for (planned, placement) in planned.into_iter().zip(placements) {
             match placement {
@@ -201,7 +202,7 @@ fn record(planned: &Planned) -> DeliveryRecord {
         profile,
         target: planned.destination.target().to_string_lossy().into_owned(),
         reason,
-        mail: meta.and_then(|m| m.mail.clone()),
+        mail: meta.and_then(|m| m.mail.as_deref().cloned()),
     }
 }
 

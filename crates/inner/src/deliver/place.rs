@@ -8,7 +8,8 @@
 use std::collections::HashSet;
 use std::io;
 
-use super::plan::Planned;
+use super::plan::{Destination, Planned};
+use super::unpack;
 use super::write::{self, Prepared};
 
 /// Files written and fsynced at once within a batch.
@@ -24,7 +25,11 @@ pub async fn prepare_all(planned: &[Planned]) -> Vec<io::Result<Prepared>> {
             .map(|p| {
                 let (target, payload, tag) =
                     (p.destination.target().to_path_buf(), p.item.payload.clone(), p.id.clone());
-                tokio::task::spawn_blocking(move || write::prepare(&target, &payload, &tag))
+                let attachments = matches!(p.destination, Destination::Profile { attachments: true, .. });
+                tokio::task::spawn_blocking(move || match attachments {
+                    true => unpack::prepare_attachments(&target, &payload, &tag),
+                    false => write::prepare(&target, &payload, &tag),
+                })
             })
             .collect();
         for (task, planned) in tasks.into_iter().zip(chunk) {

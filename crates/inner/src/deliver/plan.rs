@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use config::InnerSettings;
-use config::inner::IfExists;
+use config::inner::{IfExists, MailForm};
 use envelope::{Body, DeliveryMeta, EnvelopeId};
 use spool::{Spool, StoredItem};
 
@@ -16,8 +16,9 @@ use super::journal::intent_key;
 /// Where a delivery's bytes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
-    /// A profile matched.
-    Profile { name: String, target: PathBuf },
+    /// A profile matched. `attachments`: the target is a directory that gets the
+    /// mail's attachments (the profile's `mail = "attachments"`).
+    Profile { name: String, target: PathBuf, attachments: bool },
     /// Nothing may or can deliver it; kept aside for an operator.
     Unroutable { target: PathBuf, reason: String },
 }
@@ -103,17 +104,22 @@ fn destination(
     let Some(profile) = settings.profiles.iter().find(|p| p.matches(&meta.channel, &meta.path)) else {
         return unroutable(format!("no profile matches channel {:?} path {:?}", meta.channel, meta.path));
     };
-    let target = profile.directory.join(&meta.channel).join(&meta.path);
+    let attachments = profile.mail == MailForm::Attachments && meta.mail.is_some();
+    let path = match attachments {
+        true => meta.path.strip_suffix(".eml").unwrap_or(&meta.path),
+        false => &meta.path,
+    };
+    let target = profile.directory.join(&meta.channel).join(path);
     let target = match profile.if_exists {
         IfExists::Rename if target.exists() || claimed.contains(&target) => renamed(&target, id),
         _ => target,
     };
-    Destination::Profile { name: profile.name.clone(), target }
+    Destination::Profile { name: profile.name.clone(), target, attachments }
 }
 
 fn with_target(destination: Destination, target: PathBuf) -> Destination {
     match destination {
-        Destination::Profile { name, .. } => Destination::Profile { name, target },
+        Destination::Profile { name, attachments, .. } => Destination::Profile { name, target, attachments },
         Destination::Unroutable { reason, .. } => Destination::Unroutable { target, reason },
     }
 }

@@ -28,6 +28,7 @@ fn item(path: &str, bytes: &[u8]) -> NewItem {
         size: bytes.len() as u64,
         sha256: Sha256([0; 32]),
         mail: None,
+        as2: None,
     };
     NewItem {
         id: EnvelopeId::generate().as_u128(),

@@ -22,15 +22,27 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Makes the file visible under its final name (one atomic rename). Durable
-    /// only after [`sync_parents`].
+    /// `temp` (a file, or a directory of files) is complete and fsynced.
+    pub(super) fn new(temp: PathBuf, target: PathBuf) -> Prepared {
+        Prepared { temp, target }
+    }
+
+    /// Makes the file (or directory) visible under its final name (one atomic
+    /// rename). Durable only after [`sync_parents`]. A directory left at the
+    /// target by an earlier attempt of the same delivery is replaced.
     pub fn publish(&self) -> io::Result<()> {
+        if self.temp.is_dir() && self.target.is_dir() {
+            fs::remove_dir_all(&self.target)?;
+        }
         fs::rename(&self.temp, &self.target)
     }
 
-    /// Deletes the temp file of a payload that will not be published.
+    /// Deletes the temp file (or directory) of a payload that will not be published.
     pub fn discard(self) {
-        let _ = fs::remove_file(&self.temp);
+        match self.temp.is_dir() {
+            true => drop(fs::remove_dir_all(&self.temp)),
+            false => drop(fs::remove_file(&self.temp)),
+        }
     }
 
     pub fn target(&self) -> &Path {
@@ -98,7 +110,7 @@ pub fn create_dirs_durably(dir: &Path) -> io::Result<()> {
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

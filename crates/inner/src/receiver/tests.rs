@@ -18,6 +18,7 @@ fn meta(channel: &str, bytes: &[u8]) -> DeliveryMeta {
         size: bytes.len() as u64,
         sha256: Sha256(sha2::Sha256::digest(bytes).into()),
         mail: None,
+        as2: None,
     }
 }
 

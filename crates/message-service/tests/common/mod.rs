@@ -120,6 +120,7 @@ pub fn delivery(channel: &str, index: usize) -> Envelope {
             size: bytes.len() as u64,
             sha256: Sha256([1; 32]),
             mail: None,
+            as2: None,
         }),
         payload: Some(Payload::Inline(bytes)),
     }
