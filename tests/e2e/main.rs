@@ -15,6 +15,7 @@ mod partner_as2;
 mod partner_bad_input;
 mod partner_crash;
 mod partner_ftp;
+mod partner_mail_bad_input;
 mod partner_sftp;
 mod partner_sizes;
 mod partner_smtp;

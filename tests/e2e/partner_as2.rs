@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::as2::{build, identity, post, verdict};
+use crate::support::as2::{build, channel_table, keys, post, verdict};
 use crate::support::{Cluster, ClusterOptions, delivered_records, payload, wait_for};
 
 const PARTNER: &str = "ACME-EDI";
@@ -16,15 +16,10 @@ const US: &str = "PORTCULLIS-TEST";
 
 #[tokio::test]
 async fn pyas2lib_messages_are_delivered_once_with_mdns_it_accepts() {
-    let keys = tempfile::tempdir().expect("tempdir");
-    let (partner_cert, _, partner_pem) = identity(keys.path(), "partner");
-    let (our_cert, our_key, _) = identity(keys.path(), "us");
-    let as2 = format!(
-        "\n[channels.as2]\npartner_id = \"{PARTNER}\"\nour_id = \"{US}\"\npartner_cert = \"{}\"\nour_cert = \"{}\"\nour_key = \"{}\"\n",
-        partner_cert.display(),
-        our_cert.display(),
-        our_key.display()
-    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = keys(dir.path());
+    let (partner_pem, our_cert, our_key) = (keys.partner_pem.clone(), keys.our_cert.clone(), keys.our_key.clone());
+    let as2 = channel_table(&keys, PARTNER, US);
     let cluster = Cluster::start(ClusterOptions { as2: Some(as2), ..ClusterOptions::default() }).await;
     let url = format!("http://127.0.0.1:{}/as2", cluster.ports.as2);
     let work = tempfile::tempdir().expect("tempdir");

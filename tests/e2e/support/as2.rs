@@ -92,3 +92,29 @@ pub fn identity(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&both, pem).expect("key + cert");
     (cert, key, both)
 }
+
+/// The partner's and our identities of a test partnership, as files.
+pub struct Keys {
+    pub partner_cert: PathBuf,
+    /// pyas2lib's key + certificate file of the partner (it signs with it).
+    pub partner_pem: PathBuf,
+    pub our_cert: PathBuf,
+    pub our_key: PathBuf,
+}
+
+pub fn keys(dir: &Path) -> Keys {
+    let (partner_cert, _, partner_pem) = identity(dir, "partner");
+    let (our_cert, our_key, _) = identity(dir, "us");
+    Keys { partner_cert, partner_pem, our_cert, our_key }
+}
+
+/// The `[channels.as2]` table of a partnership from `partner_id` to `our_id`.
+pub fn channel_table(keys: &Keys, partner_id: &str, our_id: &str) -> String {
+    format!(
+        "\n[channels.as2]\npartner_id = \"{partner_id}\"\nour_id = \"{our_id}\"\npartner_cert = \"{}\"\n\
+         our_cert = \"{}\"\nour_key = \"{}\"\n",
+        keys.partner_cert.display(),
+        keys.our_cert.display(),
+        keys.our_key.display()
+    )
+}
