@@ -1,6 +1,7 @@
 //! The CMS (RFC 5652) operations of AS2, over openssl: decrypting an
-//! `EnvelopedData` with our key, verifying a detached `SignedData` against the
-//! partner's certificate only, and signing our MDN.
+//! `EnvelopedData` with our key and encrypting one for the partner, verifying a
+//! detached `SignedData` against the partner's certificate only (its messages and its
+//! MDNs), and signing our MDNs and messages.
 //!
 //! **Trust.** A partner's certificate is often self-signed, and it is the one the
 //! inner configured for this partnership: it is trusted directly, no chain is built.
@@ -18,14 +19,16 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::sign::Signer;
 use openssl::stack::Stack;
+use openssl::symm::Cipher;
 use openssl::x509::X509;
 use partner::As2Partnership;
 
 use crate::der::{self, CONTEXT_0, NULL, OCTET_STRING, OID, Reader, SEQUENCE, SET, constructed, tlv};
 use crate::mic::MicAlg;
+use crate::mime::{multipart_parts, parse_entity};
 
 /// id-data, id-signedData, id-envelopedData (1.2.840.113549.1.7.{1,2,3}).
-const ID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+pub(crate) const ID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 const ID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
 const ID_ENVELOPED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03];
 /// The content-type and message-digest attributes (1.2.840.113549.1.9.{3,4}).
@@ -61,10 +64,15 @@ pub(crate) enum KeyError {
 
 impl Keys {
     pub(crate) fn load(partnership: &As2Partnership) -> Result<Keys, KeyError> {
-        let partner_cert =
-            X509::from_pem(partnership.partner_cert_pem.as_bytes()).map_err(|_| KeyError::PartnerCert)?;
-        let our_cert = X509::from_pem(partnership.our_cert_pem.as_bytes()).map_err(|_| KeyError::OurCert)?;
-        let our_key = PKey::private_key_from_pem(partnership.our_key_pem.as_bytes()).map_err(|_| KeyError::OurKey)?;
+        Keys::from_pem(&partnership.partner_cert_pem, &partnership.our_cert_pem, &partnership.our_key_pem)
+    }
+
+    /// The keys of a partnership from its PEM texts; our key must belong to our
+    /// certificate.
+    pub(crate) fn from_pem(partner_cert: &str, our_cert: &str, our_key: &str) -> Result<Keys, KeyError> {
+        let partner_cert = X509::from_pem(partner_cert.as_bytes()).map_err(|_| KeyError::PartnerCert)?;
+        let our_cert = X509::from_pem(our_cert.as_bytes()).map_err(|_| KeyError::OurCert)?;
+        let our_key = PKey::private_key_from_pem(our_key.as_bytes()).map_err(|_| KeyError::OurKey)?;
         let matches = our_cert.public_key().map(|public| public.public_eq(&our_key)).unwrap_or(false);
         if !matches {
             return Err(KeyError::Mismatch);
@@ -102,6 +110,26 @@ pub(crate) fn decrypt(der: &[u8], keys: &Keys) -> Result<Vec<u8>, ErrorStack> {
     CmsContentInfo::from_der(der)?.decrypt(&keys.our_key, &keys.our_cert)
 }
 
+/// Why a message could not be encrypted for the partner.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EncryptError {
+    #[error("content too large for openssl")]
+    TooLarge,
+    #[error("{0}")]
+    Openssl(#[from] ErrorStack),
+}
+
+/// An `EnvelopedData` (DER) of `content` for the partner certificate, content
+/// encrypted with `cipher` (key transport: RSA PKCS#1 v1.5, openssl's default).
+pub(crate) fn encrypt(content: &[u8], keys: &Keys, cipher: Cipher) -> Result<Vec<u8>, EncryptError> {
+    if content.len() > MAX_CMS_INPUT {
+        return Err(EncryptError::TooLarge);
+    }
+    let mut certs = Stack::new()?;
+    certs.push(keys.partner_cert.clone())?;
+    Ok(CmsContentInfo::encrypt(&certs, content, cipher, CMSOptions::BINARY)?.to_der()?)
+}
+
 /// Why a signature was not accepted ("authentication-failed").
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum VerifyError {
@@ -125,6 +153,35 @@ pub(crate) fn verify(signature: &[u8], content: &[u8], keys: &Keys) -> Result<()
     Ok(())
 }
 
+/// Why a `multipart/signed` was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignedError {
+    /// Not a multipart body of two parts.
+    Structure(String),
+    /// The second part is not a good detached signature by the partner over the
+    /// first.
+    Signature(String),
+}
+
+/// The signed entity of a `multipart/signed` body (RFC 5751 §3.4.3: the first part,
+/// byte for byte) once the detached signature of its second part verified against
+/// the partner certificate: a partner's message or its MDN.
+pub(crate) fn verify_multipart<'a>(body: &'a [u8], boundary: &str, keys: &Keys) -> Result<&'a [u8], SignedError> {
+    let parts = multipart_parts(body, boundary).map_err(|e| SignedError::Structure(e.to_string()))?;
+    let [signed, signature, ..] = parts.as_slice() else {
+        return Err(SignedError::Structure("multipart/signed with fewer than two parts".into()));
+    };
+    let signed = &body[signed.clone()];
+    let signature = parse_entity(&body[signature.clone()]).map_err(|e| SignedError::Signature(e.to_string()))?;
+    let signature_type = signature.headers.content_type().value;
+    if signature_type != "application/pkcs7-signature" && signature_type != "application/x-pkcs7-signature" {
+        return Err(SignedError::Signature(format!("signature part is {signature_type}")));
+    }
+    let der = signature.headers.decode(signature.body).map_err(|e| SignedError::Signature(e.to_string()))?;
+    verify(&der, signed, keys).map_err(|e| SignedError::Signature(e.to_string()))?;
+    Ok(signed)
+}
+
 /// Why our MDN could not be signed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SignError {
@@ -134,7 +191,8 @@ pub(crate) enum SignError {
     Openssl(#[from] ErrorStack),
 }
 
-/// A detached `SignedData` (DER) over `content`, by our key, digest `alg`.
+/// A detached `SignedData` (DER) over `content`, by our key, digest `alg` (an MDN or
+/// an outbound message).
 pub(crate) fn sign(content: &[u8], alg: MicAlg, keys: &Keys) -> Result<Vec<u8>, SignError> {
     let signature_algorithm = signature_algorithm(keys.our_key.id(), alg)?;
     let digest_algorithm = constructed(SEQUENCE, &[&tlv(OID, alg.oid())]);
@@ -198,7 +256,6 @@ fn signature_algorithm(key: Id, alg: MicAlg) -> Result<Vec<u8>, SignError> {
 pub(crate) mod tests {
     use openssl::ec::{EcGroup, EcKey};
     use openssl::nid::Nid;
-    use openssl::symm::Cipher;
 
     use super::*;
 
@@ -315,7 +372,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sniffs_content_types() {
-        assert_eq!(kind(&crate::compress::compress(b"x")), CmsKind::Compressed);
+        assert_eq!(kind(&crate::compress::compress(b"x").expect("compress")), CmsKind::Compressed);
         assert_eq!(kind(b""), CmsKind::Other);
         assert_eq!(kind(b"\x30\x80\x06\x01\x00\x00\x00"), CmsKind::Other);
     }

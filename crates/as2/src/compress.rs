@@ -9,10 +9,12 @@
 //! ```
 //!
 //! The OCTET STRING may be BER-constructed from segments. Inflating stops at the
-//! limit (a zip bomb costs at most `limit` bytes of memory, then fails).
+//! limit (a zip bomb costs at most `limit` bytes of memory, then fails). The sender
+//! writes the same structure in DER ([`compress`]).
 
 use std::io::Read;
 
+use crate::cms::ID_DATA;
 use crate::der::{CONTEXT_0, DerError, INTEGER, OID, Reader, SEQUENCE};
 
 /// id-ct-compressedData, 1.2.840.113549.1.9.16.1.9.
@@ -76,21 +78,21 @@ fn inflate(zlib: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
     Ok(out)
 }
 
-/// A CompressedData of `content` (what pyas2lib and RFC 5402 senders produce), for tests.
-#[cfg(test)]
-pub(crate) fn compress(content: &[u8]) -> Vec<u8> {
+/// A CompressedData (DER) of `content`, zlib at the default level: what RFC 5402
+/// senders, pyas2lib among them, produce. Writing into memory does not fail in
+/// practice; the `io::Result` is flate2's.
+pub(crate) fn compress(content: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Write as _;
 
     use crate::der::{OCTET_STRING, constructed, tlv};
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    let _ = encoder.write_all(content);
-    let zlib = encoder.finish().unwrap_or_default();
-    let data = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+    encoder.write_all(content)?;
+    let zlib = encoder.finish()?;
     let encapsulated =
-        constructed(SEQUENCE, &[&tlv(OID, &data), &constructed(CONTEXT_0, &[&tlv(OCTET_STRING, &zlib)])]);
+        constructed(SEQUENCE, &[&tlv(OID, ID_DATA), &constructed(CONTEXT_0, &[&tlv(OCTET_STRING, &zlib)])]);
     let algorithm = constructed(SEQUENCE, &[&tlv(OID, ID_ALG_ZLIB)]);
     let compressed = constructed(SEQUENCE, &[&tlv(INTEGER, &[0]), &algorithm, &encapsulated]);
-    constructed(SEQUENCE, &[&tlv(OID, ID_CT_COMPRESSED_DATA), &constructed(CONTEXT_0, &[&compressed])])
+    Ok(constructed(SEQUENCE, &[&tlv(OID, ID_CT_COMPRESSED_DATA), &constructed(CONTEXT_0, &[&compressed])]))
 }
 
 #[cfg(test)]
@@ -102,7 +104,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let content = b"Content-Type: application/edi-x12\r\n\r\nISA*00*~".repeat(50);
-        assert_eq!(decompress(&compress(&content), 1 << 20), Ok(content));
+        assert_eq!(decompress(&compress(&content).expect("compress"), 1 << 20), Ok(content));
     }
 
     #[test]
@@ -126,7 +128,7 @@ mod tests {
 
     #[test]
     fn stops_a_zip_bomb_at_the_limit() {
-        let bomb = compress(&vec![0u8; 10 << 20]);
+        let bomb = compress(&vec![0u8; 10 << 20]).expect("compress");
         assert!(bomb.len() < 20_000, "{}", bomb.len());
         assert_eq!(decompress(&bomb, 1 << 20), Err(DecompressError::TooLarge));
         assert_eq!(decompress(&bomb, 10 << 20).map(|v| v.len()), Ok(10 << 20));
@@ -134,7 +136,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_compressed_data() {
-        let good = compress(b"x");
+        let good = compress(b"x").expect("compress");
         assert_eq!(decompress(&good[..good.len() - 3], 100), Err(DecompressError::Der(DerError::Truncated)));
         let mut other = good.clone();
         other[4 + 10] = 0x08; // the OID's last arc
@@ -154,7 +156,7 @@ mod tests {
 
         #[test]
         fn mutated_compressed_data_never_panics(content in proptest::collection::vec(any::<u8>(), 0..256), at in any::<usize>(), byte in any::<u8>()) {
-            let mut der = compress(&content);
+            let mut der = compress(&content).expect("compress");
             let at = at % der.len();
             der[at] = byte;
             let _ = decompress(&der, 4096);

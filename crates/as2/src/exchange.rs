@@ -14,7 +14,7 @@ use crate::cms::Keys;
 use crate::headers::{self, As2Headers};
 use crate::mdn::{self, Disposition, ErrorKind, Ids, Mdn, Report};
 use crate::mic::{Mic, MicAlg};
-use crate::mime::Headers;
+use crate::mime::{Headers, id_domain, random_hex};
 use crate::receive::{self, Policy, Unwrapped};
 
 /// What every request shares.
@@ -202,9 +202,9 @@ fn answer(
 
 /// POSTs the MDN to the partner's URL in the background.
 fn send_async(shared: &Arc<Shared>, url: &str, mdn: Mdn, message_id: &str) {
-    let url = match reqwest::Url::parse(url) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-        _ => {
+    let url = match headers::http_url(url) {
+        Some(url) => url,
+        None => {
             tracing::warn!(message = "AS2 asynchronous MDN not sent: not an http(s) URL", message_id, url);
             return;
         }
@@ -231,22 +231,9 @@ fn send_async(shared: &Arc<Shared>, url: &str, mdn: Mdn, message_id: &str) {
 
 /// Random boundaries and Message-ID for one MDN.
 fn fresh_ids(reporting_ua: &str) -> Ids {
-    let domain: String =
-        reporting_ua.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')).take(64).collect();
-    let domain = if domain.is_empty() { "as2".to_owned() } else { domain };
     Ids {
         report_boundary: format!("report-{}", random_hex()),
         signed_boundary: format!("signed-{}", random_hex()),
-        message_id: format!("mdn-{}@{domain}", random_hex()),
+        message_id: format!("mdn-{}@{}", random_hex(), id_domain(reporting_ua)),
     }
-}
-
-fn random_hex() -> String {
-    let mut bytes = [0u8; 16];
-    if openssl::rand::rand_bytes(&mut bytes).is_err() {
-        // Uniqueness, not secrecy, is what matters here: fall back to the clock.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        bytes = nanos.to_be_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -67,21 +67,35 @@ pub(crate) fn parse(headers: &Headers) -> Result<As2Headers, HeaderError> {
 fn as2_name(headers: &Headers, name: &'static str) -> Result<String, HeaderError> {
     let raw = headers.get(name).ok_or(HeaderError::Missing(name))?;
     let value = unquote(raw.trim());
-    let printable = value.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if value.is_empty() || value.len() > MAX_AS2_NAME || !printable {
+    if !valid_as2_name(&value) {
         return Err(HeaderError::Invalid(name));
     }
     Ok(value)
 }
 
+/// An AS2 name (unquoted): 1 to 128 printable ASCII characters (RFC 4130 §6.2).
+pub(crate) fn valid_as2_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_AS2_NAME && name.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// A Message-ID without its angle brackets: 1 to 998 visible ASCII characters.
+pub(crate) fn valid_message_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_MESSAGE_ID && id.bytes().all(|b| (0x21..0x7f).contains(&b))
+}
+
 fn message_id(headers: &Headers) -> Result<String, HeaderError> {
     let raw = headers.get("message-id").ok_or(HeaderError::Missing("Message-ID"))?.trim();
-    let id = raw.strip_prefix('<').and_then(|id| id.strip_suffix('>')).unwrap_or(raw).trim();
-    let visible = id.bytes().all(|b| (0x21..0x7f).contains(&b));
-    if id.is_empty() || id.len() > MAX_MESSAGE_ID || !visible {
+    let id = strip_angle_brackets(raw);
+    if !valid_message_id(id) {
         return Err(HeaderError::Invalid("Message-ID"));
     }
     Ok(id.to_owned())
+}
+
+/// `<id>` → `id` (trimmed); a value without brackets as is.
+pub(crate) fn strip_angle_brackets(raw: &str) -> &str {
+    let raw = raw.trim();
+    raw.strip_prefix('<').and_then(|id| id.strip_suffix('>')).unwrap_or(raw).trim()
 }
 
 /// `Disposition-Notification-Options` (RFC 4130 §7.3): `name=importance, value, …`
@@ -107,9 +121,14 @@ pub(crate) fn quote_as2_name(name: &str) -> String {
     if !name.contains([' ', '"', '\\']) {
         return name.to_owned();
     }
-    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted_string(name)
+}
+
+/// An RFC 5322 quoted-string: in quotes, `"` and `\` escaped with a backslash.
+pub(crate) fn quoted_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
     quoted.push('"');
-    for c in name.chars() {
+    for c in text.chars() {
         if c == '"' || c == '\\' {
             quoted.push('\\');
         }
@@ -117,6 +136,12 @@ pub(crate) fn quote_as2_name(name: &str) -> String {
     }
     quoted.push('"');
     quoted
+}
+
+/// A URL we may POST to (an asynchronous MDN, an outbound message): absolute,
+/// `http` or `https`.
+pub(crate) fn http_url(text: &str) -> Option<reqwest::Url> {
+    reqwest::Url::parse(text.trim()).ok().filter(|url| matches!(url.scheme(), "http" | "https"))
 }
 
 #[cfg(test)]

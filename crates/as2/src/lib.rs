@@ -1,12 +1,14 @@
-//! AS2 for partners: the DMZ's AS2 receiver (RFC 4130). A partner POSTs a business
-//! document over HTTP/1.1, usually signed and encrypted with CMS (RFC 5652, S/MIME
-//! RFC 5751), possibly compressed (RFC 5402); the receiver takes it apart, hands the
-//! payload to a [`partner::As2Gateway`] and answers with a Message Disposition
-//! Notification (MDN, RFC 3798 / RFC 4130 §7), signed when asked, synchronously in
-//! the HTTP response or asynchronously by a POST to the partner. This crate knows
-//! nothing of the spool, the config or the inner.
+//! AS2 for partners (RFC 4130), both directions. The **receiver**: a partner POSTs a
+//! business document over HTTP/1.1, usually signed and encrypted with CMS (RFC 5652,
+//! S/MIME RFC 5751), possibly compressed (RFC 5402); the receiver takes it apart,
+//! hands the payload to a [`partner::As2Gateway`] and answers with a Message
+//! Disposition Notification (MDN, RFC 3798 / RFC 4130 §7), signed when asked,
+//! synchronously in the HTTP response or asynchronously by a POST to the partner.
+//! The **sender** ([`send_message`]) builds such a message for a partner, POSTs it and
+//! checks the MDN it gets back. This crate knows nothing of the spool, the config or
+//! the inner.
 //!
-//! # Pipeline
+//! # Receiver pipeline
 //!
 //! ```text
 //! POST /as2 ──▶ body ≤ max_message_bytes (413 above), read within request_timeout (408)
@@ -51,19 +53,74 @@
 //! `processed/warning: duplicate-document`: senders that treat a warning as a failure
 //! would resend forever, and the first copy *was* processed.
 //!
+//! # Sender pipeline
+//!
+//! ```text
+//! send_message(client, &As2Outbound, &OutboundMessage)
+//!   ├─ headers::http_url(url) ───────────────────────── not http(s) ─▶ permanent
+//!   ├─ blocking thread pool: cms::Keys::from_pem ───── unusable ─────▶ permanent
+//!   │  compose.rs: payload entity (Content-Type, binary, filename)
+//!   │     ─▶ [compress] application/pkcs7-mime compressed-data (compress::compress, DER + zlib)
+//!   │     ─▶ [sign]     multipart/signed, detached CMS (cms::sign, digest = micalg)   MIC here
+//!   │     ─▶ [encrypt]  application/pkcs7-mime enveloped-data (cms::encrypt, cipher)
+//!   │     MIC: over the signed entity, else the entity encrypted or sent; names,
+//!   │     Message-ID, content type checked ─────────────── invalid ─────▶ permanent
+//!   ├─ POST (reqwest, partnership.timeout, no redirects): AS2-Version 1.2, AS2-From/-To
+//!   │     (quoted), Message-ID, Subject, Date, MIME-Version, Disposition-Notification-To,
+//!   │     -Options (signed receipt), Receipt-Delivery-Option (async), the outer entity's
+//!   │     content headers ── connect / timeout / cut ─▶ transient
+//!   │                     ├─ HTTP 5xx, 429, 408 ─────────────▶ transient (status)
+//!   │                     └─ other non-2xx, a redirect ──────▶ permanent (status)
+//!   └─ 2xx: no MDN asked, or asynchronous ─▶ Ok(Sent { mdn: None })
+//!      synchronous: body ≤ MAX_MDN_BYTES, then receipt.rs:
+//!        multipart/signed ─ cms::verify_multipart (partner cert only) ── bad ─▶ permanent
+//!        multipart/report ─ message/disposition-notification fields:
+//!          Original-Message-ID ≠ ours ─────────────────────────────────────▶ permanent
+//!          Disposition not processed (processed/error, failed, …) ─────────▶ permanent (+ MDN)
+//!          Received-Content-MIC: our algorithm, other digest ──────────────▶ permanent (+ MDN)
+//!        ─▶ Ok(Sent { mdn: Some(MdnOutcome) })
+//! verify_async_mdn(&As2Outbound, headers, body, &Sent): the same checks for an MDN
+//! that arrives later (the endpoint receiving it is wired elsewhere).
+//! ```
+//!
+//! **Classification.** [`SendError::transient`] means "retry later with the same
+//! Message-ID" (the partner recognises a duplicate); everything else needs a person:
+//! the partner refused the message, or its receipt does not prove delivery, or our own
+//! configuration is broken. A permanent error after an MDN carries it
+//! ([`SendError::mdn`]). The sender logs one `info` line per message sent; a failure
+//! is the caller's to log (it knows the job and the retry plan).
+//!
+//! **Receipts we accept.** `processed` and `processed/warning` count as processed.
+//! A signed MDN must be signed by the partner certificate. An unsigned MDN although a
+//! signed one was asked for is accepted (we ask with `optional`, as RFC 4130 suggests)
+//! but reported ([`MdnOutcome::signed`] `false`, a warning logged). A MIC in another
+//! algorithm, or none (pyas2lib returns none for unsigned messages), leaves
+//! [`MdnOutcome::mic_matched`] `false` with a warning; only a different digest in our
+//! algorithm fails. A receiver picks its MIC algorithm from `signed-receipt-micalg`
+//! (sent with signed receipts), else the `micalg` of a signed message, else its
+//! default: with an unsigned message and an unsigned MDN, use SHA-256 to match ours.
+//!
+//! # Files
+//!
 //! | file | what |
 //! | --- | --- |
 //! | `headers.rs` | the AS2 request headers |
 //! | `mime.rs` | entities, parameters, multipart parts with exact bytes, transfer encodings |
-//! | `der.rs`, `compress.rs` | a bounded BER/DER reader and writer; RFC 5402 decompression |
-//! | `cms.rs` | keys, decrypt, verify, sign (openssl) |
-//! | `mic.rs` | MIC algorithms and the Received-Content-MIC |
+//! | `der.rs`, `compress.rs` | a bounded BER/DER reader and writer; RFC 5402 compression both ways |
+//! | `cms.rs` | keys, decrypt, encrypt, verify, sign (openssl) |
+//! | `mic.rs` | MIC algorithms ([`MicAlg`]) and the Received-Content-MIC |
 //! | `receive.rs` | the layer peeling and the security policy (pure) |
 //! | `mdn.rs` | the MDN: report, signature, HTTP headers (pure) |
 //! | `exchange.rs` | one request: gateway calls, logging, the reply, the asynchronous MDN |
 //! | `server.rs` | [`serve`]: accept loop (hyper HTTP/1.1), session limit, drain |
+//! | `outbound.rs` | the sender's public types: [`As2Outbound`], [`OutboundMessage`], [`Sent`], [`MdnOutcome`], [`SendError`] |
+//! | `compose.rs` | building an outbound message: layers, AS2 headers, MIC (pure) |
+//! | `receipt.rs` | reading a partner's MDN: signature, Message-ID, disposition, MIC (pure) |
+//! | `send.rs` | [`send_message`], [`verify_async_mdn`]: the POST and the error classification |
 //!
-//! Everything above `exchange.rs` is pure and tested without sockets.
+//! Everything but `exchange.rs`, `server.rs` and `send.rs` is pure and tested without
+//! sockets. `tests/sender.rs` runs the sender against [`serve`]; `tests/sender_pyas2lib.rs`
+//! against pyas2lib as the receiver.
 //!
 //! # Rules
 //!
@@ -105,6 +162,14 @@
 //!   (meaning SHA-1, RFC 4055) although made with SHA-256, and are refused
 //!   (`authentication-failed`). RC2/RC4 need OpenSSL 3's legacy provider: not
 //!   supported (pyas2lib cannot make them here either).
+//! - `tests/sender_pyas2lib.rs` sends to pyas2lib 1.4's `Message().parse` (a small
+//!   HTTP server in `tests/py/pyas2lib_peer.py serve`): signed, encrypted, both,
+//!   plain, compressed alone and inside signature and encryption, AES-128/192/256 and
+//!   3DES, SHA-1/256/384/512; pyas2lib stores the payload byte for byte and its signed
+//!   MDN verifies here with a matching MIC; a message signed with the wrong key gets
+//!   its `processed/Error: authentication-failed`. The sender writes what pyas2lib
+//!   verifies: every entity `Content-Transfer-Encoding: binary` with unfolded
+//!   `Name: value` CRLF headers, which is exactly pyas2lib's canonical form.
 //!
 //! # Limits
 //!
@@ -112,10 +177,16 @@
 //! `request_timeout` (whole body, 408 after), request headers within 30 s,
 //! `max_sessions` connections at once (more get a bare 503 and are closed),
 //! `async_mdn_timeout` per asynchronous MDN, `drain_grace` on shutdown.
+//!
+//! The sender: `As2Outbound::timeout` per POST (MDN included), MDNs up to
+//! [`MAX_MDN_BYTES`], an error response's text up to 4 KiB read (200 characters
+//! kept). A message is built in memory like a received one is taken apart (the
+//! payload, the compressed, signed and encrypted entities), at most 2 GiB (openssl).
 
 #![forbid(unsafe_code)]
 
 mod cms;
+mod compose;
 mod compress;
 mod der;
 mod exchange;
@@ -124,11 +195,17 @@ pub mod identity;
 mod mdn;
 mod mic;
 mod mime;
+mod outbound;
+mod receipt;
 mod receive;
+mod send;
 mod server;
 
 use std::time::Duration;
 
+pub use mic::MicAlg;
+pub use outbound::{As2Outbound, Cipher, MdnOutcome, MdnRequest, OutboundMessage, SendError, Sent};
+pub use send::{MAX_MDN_BYTES, client, send_message, verify_async_mdn};
 pub use server::serve;
 
 /// The path partners POST to.

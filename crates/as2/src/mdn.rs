@@ -100,12 +100,7 @@ pub(crate) fn build(report: &Report<'_>, ids: &Ids, sign: Option<(&Keys, MicAlg)
         Some((keys, alg)) => {
             let entity = [format!("Content-Type: {report_type}\r\n\r\n").as_bytes(), &report_body].concat();
             let signature = cms::sign(&entity, alg, keys)?;
-            let content_type = format!(
-                "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={}; boundary=\"{}\"",
-                alg.micalg_param(),
-                ids.signed_boundary
-            );
-            (content_type, signed_body(&entity, &signature, &ids.signed_boundary))
+            (signed_content_type(alg, &ids.signed_boundary), signed_body(&entity, &signature, &ids.signed_boundary))
         }
     };
     let headers = vec![
@@ -162,7 +157,18 @@ fn human_text(report: &Report<'_>) -> String {
     }
 }
 
-fn signed_body(entity: &[u8], signature: &[u8], boundary: &str) -> Vec<u8> {
+/// The `Content-Type` of a `multipart/signed` (RFC 5751 §3.4.3.2); MDNs and
+/// outbound messages share it.
+pub(crate) fn signed_content_type(alg: MicAlg, boundary: &str) -> String {
+    format!(
+        "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={}; boundary=\"{boundary}\"",
+        alg.micalg_param()
+    )
+}
+
+/// The body of a `multipart/signed`: `entity` exactly as signed, then the detached
+/// signature in base64 (ends with the closing delimiter and CRLF).
+pub(crate) fn signed_body(entity: &[u8], signature: &[u8], boundary: &str) -> Vec<u8> {
     let encoded = BASE64.encode(signature);
     let lines: Vec<&str> =
         encoded.as_bytes().chunks(76).map(|line| std::str::from_utf8(line).unwrap_or_default()).collect();

@@ -8,13 +8,15 @@
 //! headers as `Name: value` CRLF lines, an empty line, the body).
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::engine::general_purpose::{STANDARD as BASE64, STANDARD_PAD_INDIFFERENT as BASE64_LENIENT};
 use openssl::hash::{Hasher, MessageDigest};
 
-/// A digest algorithm for MICs and MDN signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MicAlg {
+/// A digest algorithm: for MICs, MDN signatures and the signatures of outbound
+/// messages. SHA-256 unless a partner needs another (MD5 is not offered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MicAlg {
     Sha1,
+    #[default]
     Sha256,
     Sha384,
     Sha512,
@@ -98,6 +100,16 @@ impl Mic {
     pub(crate) fn of(alg: MicAlg, parts: &[&[u8]]) -> Result<Mic, openssl::error::ErrorStack> {
         Ok(Mic { alg, digest: alg.hash(parts)? })
     }
+
+    /// A MIC as the MDN field writes it (`base64, sha256`; any spelling of the
+    /// algorithm [`MicAlg::parse`] takes); `None` if it is not one.
+    pub(crate) fn parse(text: &str) -> Option<Mic> {
+        let (digest, alg) = text.split_once(',')?;
+        let alg = MicAlg::parse(alg)?;
+        let compact: Vec<u8> = digest.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        let digest = BASE64_LENIENT.decode(compact).ok()?;
+        Some(Mic { alg, digest })
+    }
 }
 
 impl std::fmt::Display for Mic {
@@ -137,5 +149,19 @@ mod tests {
         assert_eq!(mic.to_string(), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=, sha1");
         assert_eq!(MicAlg::Sha384.hash(&[b""]).expect("digest").len(), 48);
         assert_eq!(MicAlg::Sha512.micalg_param(), "sha-512");
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_the_spellings_of_others() {
+        let mic = Mic::of(MicAlg::Sha384, &[b"entity"]).expect("digest");
+        assert_eq!(Mic::parse(&mic.to_string()), Some(mic.clone()));
+        let text = mic.to_string();
+        let (digest, _) = text.split_once(',').expect("comma");
+        assert_eq!(Mic::parse(&format!(" {digest} ,SHA-384 ")), Some(mic));
+        let sha1 = Mic { alg: MicAlg::Sha1, digest: b"\xa9\x99\x3e\x36".to_vec() };
+        assert_eq!(Mic::parse("qZk+Ng, sha1"), Some(sha1), "padding optional");
+        for bad in ["", "qZk+Ng==", "qZk+Ng==, md5", "!!, sha256", ", sha256x"] {
+            assert_eq!(Mic::parse(bad), None, "{bad}");
+        }
     }
 }

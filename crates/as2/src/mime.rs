@@ -43,8 +43,18 @@ pub(crate) enum MimeError {
 pub(crate) struct Headers(Vec<(String, String)>);
 
 impl Headers {
+    #[cfg(test)]
     pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         Headers(pairs)
+    }
+
+    /// HTTP headers (names lowercase as HTTP/1 has them; values decoded lossily).
+    pub(crate) fn from_http(map: &hyper::HeaderMap) -> Self {
+        Headers(
+            map.iter()
+                .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect(),
+        )
     }
 
     /// The first field called `name` (case-insensitive).
@@ -262,6 +272,25 @@ pub(crate) fn multipart_parts(body: &[u8], boundary: &str) -> Result<Vec<Range<u
         open = Some(at + delimiter.len() + padding + line_end);
     }
     Err(MimeError::BadMultipart)
+}
+
+/// 32 random hex digits, for boundaries and Message-IDs.
+pub(crate) fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+        // Uniqueness, not secrecy, is what matters here: fall back to the clock.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        bytes = nanos.to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The right side of a Message-ID made from a name (`Reporting-UA`, an AS2 name):
+/// its letters, digits, dots and dashes, at most 64; `as2` if none.
+pub(crate) fn id_domain(name: &str) -> String {
+    let domain: String =
+        name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')).take(64).collect();
+    if domain.is_empty() { "as2".to_owned() } else { domain }
 }
 
 fn decode_base64(body: &[u8]) -> Result<Vec<u8>, MimeError> {

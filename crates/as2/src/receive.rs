@@ -3,11 +3,11 @@
 //! partnership's security policy, and compute the MIC. Pure: bytes in, payload or
 //! failure out.
 
-use crate::cms::{self, CmsKind, Keys};
+use crate::cms::{self, CmsKind, Keys, SignedError};
 use crate::compress;
 use crate::mdn::ErrorKind;
 use crate::mic::{Mic, MicAlg};
-use crate::mime::{Headers, multipart_parts, parse_entity};
+use crate::mime::{Headers, parse_entity};
 
 /// Most layers peeled before giving up (pyas2lib nests at most three).
 const MAX_LAYERS: usize = 8;
@@ -189,18 +189,10 @@ fn verify_layer(
     policy: &Policy,
     seen: &mut Seen,
 ) -> Result<Vec<u8>, Failure> {
-    let parts = multipart_parts(body, boundary).map_err(unexpected)?;
-    let [signed, signature, ..] = parts.as_slice() else {
-        return Err(unexpected("multipart/signed with fewer than two parts"));
-    };
-    let signed = &body[signed.clone()];
-    let signature = parse_entity(&body[signature.clone()]).map_err(|e| Failure::Authentication(e.to_string()))?;
-    let signature_type = signature.headers.content_type().value;
-    if signature_type != "application/pkcs7-signature" && signature_type != "application/x-pkcs7-signature" {
-        return Err(Failure::Authentication(format!("signature part is {signature_type}")));
-    }
-    let der = signature.headers.decode(signature.body).map_err(|e| Failure::Authentication(e.to_string()))?;
-    cms::verify(&der, signed, keys).map_err(|e| Failure::Authentication(e.to_string()))?;
+    let signed = cms::verify_multipart(body, boundary, keys).map_err(|error| match error {
+        SignedError::Structure(e) => unexpected(e),
+        SignedError::Signature(e) => Failure::Authentication(e),
+    })?;
     if !seen.signed {
         let alg = policy.micalg.or(micalg).unwrap_or(MicAlg::Sha256);
         seen.signed_mic = Some(mic(alg, &[signed])?);
@@ -369,7 +361,7 @@ mod tests {
         let f = fixture();
         let compressed = as_entity(
             "application/pkcs7-mime; smime-type=compressed-data; name=\"smime.p7z\"",
-            &compress::compress(&payload_entity()),
+            &compress::compress(&payload_entity()).expect("compress"),
         );
         // sign(compress(payload)), then encrypt: pyas2lib's order.
         let (content_type, body) = signed(&compressed, &f.partner_cert, &f.partner_key);
@@ -380,7 +372,7 @@ mod tests {
         assert_eq!(unwrapped.mic, Mic::of(MicAlg::Sha256, &[&compressed]).expect("mic"));
         // compress(sign(payload)), no smime-type: sniffed.
         let (content_type, body) = signed(&payload_entity(), &f.partner_cert, &f.partner_key);
-        let der = compress::compress(&as_entity(&content_type, &body));
+        let der = compress::compress(&as_entity(&content_type, &body)).expect("compress");
         let unwrapped = unwrap(&headers("application/pkcs7-mime"), &der, &f.keys, &policy()).expect("unwrapped");
         assert_eq!((unwrapped.payload.as_slice(), unwrapped.signed), (PAYLOAD, true));
         assert_eq!(unwrapped.mic, Mic::of(MicAlg::Sha256, &[&payload_entity()]).expect("mic"));
@@ -389,7 +381,7 @@ mod tests {
     #[test]
     fn compressed_only_mic_covers_the_received_entity() {
         let f = fixture();
-        let der = compress::compress(&payload_entity());
+        let der = compress::compress(&payload_entity()).expect("compress");
         let h = headers("application/pkcs7-mime; smime-type=compressed-data");
         let unwrapped = unwrap(&h, &der, &f.keys, &policy()).expect("unwrapped");
         assert_eq!((unwrapped.payload.as_slice(), unwrapped.compressed), (PAYLOAD, true));
@@ -400,7 +392,7 @@ mod tests {
     #[test]
     fn corrupt_compression_is_a_decompression_failure() {
         let f = fixture();
-        let mut der = compress::compress(&payload_entity());
+        let mut der = compress::compress(&payload_entity()).expect("compress");
         let last = der.len() - 6;
         der[last] ^= 0x55;
         let failure = unwrap(&headers("application/pkcs7-mime; smime-type=compressed-data"), &der, &f.keys, &policy())
@@ -462,9 +454,10 @@ mod tests {
     #[test]
     fn nesting_is_bounded() {
         let f = fixture();
-        let mut der = compress::compress(&payload_entity());
+        let mut der = compress::compress(&payload_entity()).expect("compress");
         for _ in 0..MAX_LAYERS {
-            der = compress::compress(&as_entity("application/pkcs7-mime; smime-type=compressed-data", &der));
+            der = compress::compress(&as_entity("application/pkcs7-mime; smime-type=compressed-data", &der))
+                .expect("compress");
         }
         let failure = unwrap(&headers("application/pkcs7-mime; smime-type=compressed-data"), &der, &f.keys, &policy())
             .expect_err("too deep");

@@ -180,13 +180,7 @@ async fn handle(shared: &Arc<Shared>, remote: SocketAddr, request: Request<Incom
             return text(StatusCode::REQUEST_TIMEOUT, "message not received in time\r\n");
         }
     };
-    let headers = Headers::from_pairs(
-        parts
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-            .collect(),
-    );
+    let headers = Headers::from_http(&parts.headers);
     let peer = Peer { remote, protocol: envelope::Protocol::As2 };
     into_response(exchange::process(shared, peer, headers, body).await)
 }

@@ -10,7 +10,9 @@ mod common;
 use std::path::Path;
 
 use as2::As2Config;
-use common::{ACME, Built, FakeGateway, Identity, US, build, identity, parse_mdn, partnership, post, start};
+use common::{
+    ACME, Built, FakeGateway, Identity, MdnEndpoint, US, build, identity, parse_mdn, partnership, post, start,
+};
 use serde_json::Value;
 
 /// A payload with CRLF, a bare LF, NUL and high bytes: any re-encoding shows.
@@ -315,32 +317,14 @@ async fn required_encryption_refuses_a_signed_only_message() {
 
 #[tokio::test]
 async fn an_asynchronous_mdn_is_posted_to_the_partner() {
-    use axum::body::Bytes;
-    use axum::http::HeaderMap;
-
     let s = setup();
     let gateway = FakeGateway::with(partnership(&s.partner, &s.us));
     let server = start(gateway.clone(), As2Config::default()).await;
-    // The partner's MDN endpoint.
-    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<(HeaderMap, Bytes)>();
-    let app = axum::Router::new().route(
-        "/mdn",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| async move {
-            let _ = sent.send((headers, body));
-            "thanks"
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let mdn_url = format!("http://{}/mdn", listener.local_addr().expect("addr"));
-    let endpoint = tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let built = s.build("async", PAYLOAD, &["--sign", "--encrypt", "--mdn-mode", "ASYNC", "--mdn-url", &mdn_url]);
+    let mut endpoint = MdnEndpoint::start().await;
+    let built = s.build("async", PAYLOAD, &["--sign", "--encrypt", "--mdn-mode", "ASYNC", "--mdn-url", &endpoint.url]);
     let answer = post(&server.url, &built.headers, built.body.clone()).await;
     assert_eq!((answer.status, answer.body.len()), (200, 0), "{}", answer.text());
-    let (headers, body) = tokio::time::timeout(std::time::Duration::from_secs(30), received.recv())
-        .await
-        .expect("MDN posted in time")
-        .expect("MDN");
+    let (headers, body) = endpoint.next().await;
     let mut raw = Vec::new();
     for (name, value) in &headers {
         raw.extend_from_slice(format!("{name}: {}\r\n", value.to_str().expect("ascii")).as_bytes());
@@ -356,5 +340,4 @@ async fn an_asynchronous_mdn_is_posted_to_the_partner() {
     );
     assert_eq!(gateway.deliveries().len(), 1);
     server.stop().await;
-    endpoint.abort();
 }

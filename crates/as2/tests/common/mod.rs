@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use as2::As2Config;
+use as2::{As2Config, As2Outbound, Cipher, MdnRequest, MicAlg};
 use async_trait::async_trait;
 use envelope::{EnvelopeId, Sha256};
 use partner::{As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnership, FsError, Peer, Receipt};
@@ -50,6 +50,27 @@ pub fn partnership(partner: &Identity, us: &Identity) -> As2Partnership {
         our_key_pem: us.key_pem.clone(),
         require_signed: false,
         require_encrypted: false,
+    }
+}
+
+/// Our sender's partnership as `our_id` (signing with `ours`) to `partner_id`
+/// (certificate of `theirs`) at `url`: signed, encrypted (AES-256), SHA-256, a signed
+/// synchronous MDN.
+pub fn outbound(our_id: &str, ours: &Identity, partner_id: &str, theirs: &Identity, url: &str) -> As2Outbound {
+    As2Outbound {
+        our_id: our_id.into(),
+        partner_id: partner_id.into(),
+        our_cert_pem: ours.cert_pem.clone(),
+        our_key_pem: ours.key_pem.clone(),
+        partner_cert_pem: theirs.cert_pem.clone(),
+        url: url.into(),
+        sign: true,
+        encrypt: true,
+        compress: false,
+        digest: MicAlg::Sha256,
+        cipher: Cipher::Aes256Cbc,
+        mdn: MdnRequest::Sync { signed: true },
+        timeout: std::time::Duration::from_secs(60),
     }
 }
 
@@ -254,4 +275,94 @@ pub fn parse_mdn(
         args.push("--accept-unsigned");
     }
     serde_json::from_str(peer(&args).trim()).expect("json verdict")
+}
+
+/// pyas2lib as an AS2 receiver (`pyas2lib_peer.py serve`): payloads land in `dir`
+/// as `<n>.bin` with `<n>.json`. Killed when dropped.
+pub struct Pyas2libReceiver {
+    pub url: String,
+    pub dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl Pyas2libReceiver {
+    /// Receives as `org` (decrypting and signing MDNs with `org_key`) from `partner`
+    /// (verified with `partner_cert`).
+    pub fn start(dir: &Path, org: &str, org_key: &Path, partner: &str, partner_cert: &Path) -> Pyas2libReceiver {
+        use std::io::BufRead as _;
+
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pyas2lib_peer.py");
+        let mut child = python()
+            .arg(script)
+            .args(["serve", "--dir", dir.to_str().expect("utf8"), "--org", org, "--partner", partner])
+            .args([Path::new("--org-key"), org_key, Path::new("--partner-cert"), partner_cert])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start pyas2lib_peer.py serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        // Blocks until the server listens, or exits (EOF: its error is on stderr).
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("read READY");
+        let Some(port) = line.trim().strip_prefix("READY ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pyas2lib_peer.py serve did not start: {line:?}");
+        };
+        Pyas2libReceiver { url: format!("http://127.0.0.1:{port}/as2"), dir: dir.to_owned(), child }
+    }
+
+    /// The `n`-th message received (from 1): its record and, if processed, payload.
+    pub fn received(&self, n: usize) -> (serde_json::Value, Option<Vec<u8>>) {
+        let record = std::fs::read(self.dir.join(format!("{n}.json"))).expect("record of the message");
+        let payload = std::fs::read(self.dir.join(format!("{n}.bin"))).ok();
+        (serde_json::from_slice(&record).expect("json"), payload)
+    }
+}
+
+impl Drop for Pyas2libReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A partner's endpoint for asynchronous MDNs (axum on 127.0.0.1:0, `POST /mdn`).
+pub struct MdnEndpoint {
+    pub url: String,
+    arrivals: tokio::sync::mpsc::UnboundedReceiver<(axum::http::HeaderMap, axum::body::Bytes)>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl MdnEndpoint {
+    pub async fn start() -> MdnEndpoint {
+        use axum::body::Bytes;
+        use axum::http::HeaderMap;
+
+        let (arrived, arrivals) = tokio::sync::mpsc::unbounded_channel::<(HeaderMap, Bytes)>();
+        let app = axum::Router::new().route(
+            "/mdn",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| async move {
+                let _ = arrived.send((headers, body));
+                "thanks"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/mdn", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move { axum::serve(listener, app).await });
+        MdnEndpoint { url, arrivals, task }
+    }
+
+    /// The next MDN POSTed (within 30 s): headers and body.
+    pub async fn next(&mut self) -> (axum::http::HeaderMap, axum::body::Bytes) {
+        tokio::time::timeout(std::time::Duration::from_secs(30), self.arrivals.recv())
+            .await
+            .expect("MDN posted in time")
+            .expect("MDN")
+    }
+}
+
+impl Drop for MdnEndpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

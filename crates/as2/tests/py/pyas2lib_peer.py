@@ -6,6 +6,11 @@
   parse-mdn  parses an MDN (HTTP headers + empty line + body, as received) with
              pyas2lib's Mdn().parse and prints one JSON line:
              {"status": ..., "detail": ..., "mic_sent": ..., "mic_returned": ..., "mic_matched": ...}
+  serve      an AS2 receiver: a threaded HTTP server on a free 127.0.0.1 port (prints
+             "READY <port>"); each POST is parsed with pyas2lib's Message().parse,
+             a processed payload is written to DIR/<n>.bin with DIR/<n>.json (filename,
+             message id, signed/encrypted/compressed, status), and pyas2lib's MDN is the
+             synchronous answer. Runs until killed.
 
 Needs pyas2lib (and the oscrypto fix of patch_oscrypto.py). PEM files: a "key"
 file holds a private key and its certificate (pyas2lib's own format).
@@ -13,9 +18,13 @@ file holds a private key and its certificate (pyas2lib's own format).
 
 import argparse
 import email
+import http.server
+import itertools
 import json
+import logging
 import pathlib
 import sys
+import threading
 
 from pyas2lib import Message, Mdn, Organization, Partner
 
@@ -106,6 +115,69 @@ def parse_mdn(args):
     )
 
 
+def serve(args):
+    # Refusals are expected in the tests; the record of each message holds its error.
+    logging.getLogger("pyas2lib").setLevel(logging.CRITICAL)
+    org = Organization(
+        as2_name=args.org,
+        sign_key=read(args.org_key),
+        decrypt_key=read(args.org_key),
+        domain="receiver.example",
+    )
+    partner = Partner(as2_name=args.partner, verify_cert=read(args.partner_cert))
+    out = pathlib.Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    counter = itertools.count(1)
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            head = "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())
+            message = Message()
+            status, (exception, _), mdn = message.parse(
+                head.encode() + b"\r\n" + body,
+                find_org_cb=lambda as2_name: org if as2_name == org.as2_name else None,
+                find_partner_cb=lambda as2_name: partner if as2_name == partner.as2_name else None,
+            )
+            with lock:
+                n = next(counter)
+            record = {
+                "status": status,
+                "error": str(exception) if exception else None,
+                "message_id": message.message_id,
+                "filename": message.payload.get_filename() if message.payload is not None else None,
+                "signed": message.signed,
+                "encrypted": message.encrypted,
+                "compressed": message.compressed,
+            }
+            if status == "processed":
+                (out / f"{n}.bin").write_bytes(message.content)
+            (out / f"{n}.json").write_text(json.dumps(record))
+            if mdn is not None and mdn.mdn_mode == "SYNC":
+                self.answer(mdn.headers, mdn.content)
+            else:
+                self.answer({"Content-Type": "text/plain"}, f"{status}\r\n".encode())
+
+        def answer(self, headers, content):
+            content = content if isinstance(content, bytes) else content.encode()
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"READY {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +210,14 @@ def main():
     p.add_argument("--verify-cert", required=True, help="PEM certificate of the MDN's signer")
     p.add_argument("--accept-unsigned", action="store_true", help="do not insist on a signed MDN")
     p.set_defaults(run=parse_mdn)
+
+    s = commands.add_parser("serve")
+    s.add_argument("--dir", required=True, help="where received payloads go")
+    s.add_argument("--org", required=True, help="the receiver's AS2 name")
+    s.add_argument("--org-key", required=True, help="PEM key + certificate: decrypts, signs MDNs")
+    s.add_argument("--partner", required=True, help="the sender's AS2 name")
+    s.add_argument("--partner-cert", required=True, help="PEM certificate that verifies the sender")
+    s.set_defaults(run=serve)
 
     args = parser.parse_args()
     args.run(args)
