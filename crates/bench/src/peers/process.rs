@@ -81,7 +81,16 @@ fn log_tail(log: &Path, lines: usize) -> String {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> Result<u16, BoxError> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    // Never the same port twice in one run: a released port 0 may come back at once.
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return Ok(port);
+        }
+    }
 }
 
 /// `count` consecutive loopback ports that were all free a moment ago (passive
