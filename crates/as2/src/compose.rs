@@ -111,7 +111,7 @@ pub(crate) fn compose(
 }
 
 /// The caller's Message-ID (angle brackets optional), or `<uuid-like>@<our name>`.
-fn message_id(partnership: &As2Outbound, given: Option<&str>) -> Result<String, ComposeError> {
+pub(crate) fn message_id(partnership: &As2Outbound, given: Option<&str>) -> Result<String, ComposeError> {
     let Some(given) = given else {
         let hex = random_hex(); // always 32 digits
         let (a, rest) = hex.split_at(8);

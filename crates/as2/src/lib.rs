@@ -87,7 +87,9 @@
 //! Message-ID" (the partner recognises a duplicate); everything else needs a person:
 //! the partner refused the message, or its receipt does not prove delivery, or our own
 //! configuration is broken. A permanent error after an MDN carries it
-//! ([`SendError::mdn`]). The sender logs one `info` line per message sent; a failure
+//! ([`SendError::mdn`]). [`send_with_retry`] does the retrying: the Message-ID is fixed
+//! before the first attempt, the wait doubles up to a ceiling, a permanent failure
+//! ends at once. The sender logs one `info` line per message sent; a failure
 //! is the caller's to log (it knows the job and the retry plan).
 //!
 //! **Receipts we accept.** `processed` and `processed/warning` count as processed.
@@ -116,7 +118,7 @@
 //! | `outbound.rs` | the sender's public types: [`As2Outbound`], [`OutboundMessage`], [`Sent`], [`MdnOutcome`], [`SendError`] |
 //! | `compose.rs` | building an outbound message: layers, AS2 headers, MIC (pure) |
 //! | `receipt.rs` | reading a partner's MDN: signature, Message-ID, disposition, MIC (pure) |
-//! | `send.rs` | [`send_message`], [`verify_async_mdn`]: the POST and the error classification |
+//! | `send.rs` | [`send_message`], [`send_with_retry`], [`verify_async_mdn`]: the POST, retries, the error classification |
 //!
 //! Everything but `exchange.rs`, `server.rs` and `send.rs` is pure and tested without
 //! sockets. `tests/sender.rs` runs the sender against [`serve`]; `tests/sender_pyas2lib.rs`
@@ -205,7 +207,7 @@ use std::time::Duration;
 
 pub use mic::MicAlg;
 pub use outbound::{As2Outbound, Cipher, MdnOutcome, MdnRequest, OutboundMessage, SendError, Sent};
-pub use send::{MAX_MDN_BYTES, client, send_message, verify_async_mdn};
+pub use send::{MAX_MDN_BYTES, Retry, client, send_message, send_with_retry, verify_async_mdn};
 pub use server::serve;
 
 /// The path partners POST to.

@@ -24,6 +24,46 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()
 }
 
+/// How often and how patiently [`send_with_retry`] tries.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts in all (at least one).
+    pub attempts: u32,
+    /// The wait after the first transient failure; doubled after each, up to `max_delay`.
+    pub first_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+}
+
+/// [`send_message`], tried again after transient failures (with a growing wait)
+/// until `retry.attempts` are used. Every attempt carries the same Message-ID, so a
+/// partner that took an earlier attempt whose answer was lost recognises the
+/// retry as a duplicate (RFC 4130 §9.4) instead of processing it twice. A permanent
+/// failure ends at once.
+pub async fn send_with_retry(
+    client: &reqwest::Client,
+    partnership: &As2Outbound,
+    message: &OutboundMessage,
+    retry: Retry,
+) -> Result<Sent, SendError> {
+    let mut pinned = message.clone();
+    let id = compose::message_id(partnership, message.message_id.as_deref())
+        .map_err(|error| SendError::permanent(format!("composing the message failed: {error}")))?;
+    pinned.message_id = Some(id);
+    let mut delay = retry.first_delay;
+    let mut attempt = 1;
+    loop {
+        match send_message(client, partnership, &pinned).await {
+            Err(error) if error.transient && attempt < retry.attempts.max(1) => {
+                tracing::warn!(message = "AS2 send failed; will retry", partner = %partnership.partner_id, attempt, reason = %error.reason);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(retry.max_delay);
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Sends `message` to the partner: composes it (compressed, signed, encrypted as the
 /// partnership says), POSTs it within `partnership.timeout`, and with a synchronous
 /// MDN checks it (signature, Message-ID, disposition, MIC). `Ok` means the partner

@@ -224,3 +224,39 @@ async fn an_asynchronous_mdn_is_verified_when_it_arrives() {
     assert_eq!(gateway.deliveries()[0].payload, PAYLOAD);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_with_the_same_message_id_until_the_partner_takes_it() {
+    let s = setup();
+    let gateway = FakeGateway::with(partnership(&s.acme, &s.us));
+    let server = start(gateway.clone(), As2Config::default()).await;
+    let outbound = s.outbound(&server.url);
+    gateway.set_unavailable(true);
+    let retry = as2::Retry {
+        attempts: 20,
+        first_delay: std::time::Duration::from_millis(20),
+        max_delay: std::time::Duration::from_millis(100),
+    };
+    let client = as2::client().expect("client");
+    let retried = message("retried.edi");
+    let sending = tokio::spawn(async move { as2::send_with_retry(&client, &outbound, &retried, retry).await });
+    // The partner's spool is full for a while (503), then has room again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while gateway.refusals() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the sender did not retry");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    gateway.set_unavailable(false);
+    let sent = sending.await.expect("task").expect("delivered after the retries");
+    let mdn = sent.mdn.expect("a synchronous MDN");
+    assert!(mdn.processed && mdn.mic_matched, "{mdn:?}");
+    let delivered = gateway.deliveries();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].message_id, sent.message_id, "one Message-ID for every attempt");
+    let retry = as2::Retry { attempts: 3, ..retry };
+    let wrong_path = s.outbound(&server.url.replace("/as2", "/other"));
+    let client = as2::client().expect("client");
+    let error = as2::send_with_retry(&client, &wrong_path, &message("x.edi"), retry).await.expect_err("404");
+    assert_eq!(error.status, Some(404), "a permanent failure ends at once");
+    server.stop().await;
+}

@@ -83,6 +83,8 @@ pub struct FakeGateway {
     pub keys_not_loaded: Mutex<HashSet<String>>,
     /// `deliver` answers `Unavailable` while set.
     pub unavailable: AtomicBool,
+    /// Deliveries refused while unavailable.
+    pub refused: std::sync::atomic::AtomicUsize,
     pub deliveries: Mutex<Vec<As2Delivery>>,
     seen: Mutex<HashSet<(String, String)>>,
 }
@@ -106,6 +108,10 @@ impl FakeGateway {
     pub fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
+
+    pub fn refusals(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
+    }
 }
 
 #[async_trait]
@@ -120,6 +126,7 @@ impl As2Gateway for FakeGateway {
 
     async fn deliver(&self, delivery: As2Delivery) -> Result<As2Outcome, FsError> {
         if self.unavailable.load(Ordering::SeqCst) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
             return Err(FsError::Unavailable("test: spool unavailable".into()));
         }
         if !self.seen.lock().expect("lock").insert((delivery.from.clone(), delivery.message_id.clone())) {
