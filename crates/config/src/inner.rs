@@ -352,6 +352,7 @@ fn validate_channels(files: Vec<ChannelFile>, data_dir: &std::path::Path, proble
             }
         })
         .collect();
+    as2::check_one_key_per_id(&channels, problems);
     channels
 }
 
