@@ -21,8 +21,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use partner::accept::{SessionCap, accept_until_shutdown};
 use partner::{As2Gateway, Peer};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -32,14 +32,11 @@ use crate::exchange::{self, Reply, Shared};
 use crate::mime::Headers;
 use crate::{AS2_PATH, As2Config};
 
-/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// A request's headers must arrive within this (slow-loris guard).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Connections over the session limit being told 503 at once; more are closed silently.
-const MAX_REFUSALS: usize = 64;
-/// How long telling a refused connection 503 may take.
-const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// What a connection over the session limit is told before it is closed.
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 60\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// Serves AS2 on `listener` until `shutdown` is cancelled, then drains. Accept errors
 /// are logged and retried, so this returns `Ok` once drained; `Err` only if the
@@ -61,30 +58,11 @@ pub async fn serve(
     let cut = CancellationToken::new();
     let shared = Arc::new(Shared { config, gateway, limit, client, background: TaskTracker::new(), cut: cut.clone() });
     let sessions = TaskTracker::new();
-    let refusals = TaskTracker::new();
-    loop {
-        let (stream, remote) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    tracing::warn!(message = "AS2 accept failed", %error);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        if sessions.len() >= max_sessions {
-            tracing::warn!(message = "AS2 session limit reached, connection refused", peer = %remote);
-            if refusals.len() < MAX_REFUSALS {
-                refusals.spawn(refuse(stream));
-            }
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
+    let cap = SessionCap { protocol: "AS2", max_sessions, busy: BUSY.to_vec() };
+    accept_until_shutdown(listener, cap, &sessions, &shutdown, |stream, remote| {
         sessions.spawn(connection(stream, remote, shared.clone(), shutdown.clone(), cut.clone()));
-    }
-    drop(listener);
+    })
+    .await;
     sessions.close();
     shared.background.close();
     if !sessions.is_empty() || !shared.background.is_empty() {
@@ -108,8 +86,6 @@ pub async fn serve(
         sessions.wait().await;
         shared.background.wait().await;
     }
-    refusals.close();
-    refusals.wait().await;
     Ok(())
 }
 
@@ -217,16 +193,4 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=us-ascii"));
     response
-}
-
-/// A bare `503` and close, in a task of its own so that a client that does not read
-/// cannot hold up the accept loop.
-async fn refuse(mut stream: TcpStream) {
-    const BUSY: &[u8] =
-        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 60\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    let refusal = async {
-        stream.write_all(BUSY).await?;
-        stream.shutdown().await
-    };
-    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, refusal).await;
 }

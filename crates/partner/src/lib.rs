@@ -27,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accept;
 mod as2;
 mod error;
 mod gateway;

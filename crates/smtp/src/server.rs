@@ -9,11 +9,10 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use partner::MailGateway;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use partner::accept::{SessionCap, accept_until_shutdown};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,15 +20,6 @@ use tokio_util::task::TaskTracker;
 use crate::SmtpConfig;
 use crate::connection::{self, Shared};
 use crate::reply;
-
-/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Connections over the session limit being told `421` at once; more are closed silently.
-const MAX_REFUSALS: usize = 64;
-
-/// How long telling a refused connection `421` may take.
-const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serves SMTP on `listener` until `shutdown` is cancelled, then drains the sessions.
 /// Accept errors are logged and retried, so this returns `Ok` once drained.
@@ -43,28 +33,11 @@ pub async fn serve(
     let tls = config.tls.clone().map(TlsAcceptor::from);
     let shared = Arc::new(Shared { config: Arc::new(config), gateway, tls });
     let sessions = TaskTracker::new();
-    let refusals = TaskTracker::new();
     let cut = CancellationToken::new();
-    loop {
-        let (stream, remote) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    tracing::warn!(message = "SMTP accept failed", %error);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        if sessions.len() >= max_sessions {
-            tracing::warn!(message = "SMTP session limit reached, connection refused", peer = %remote);
-            if refusals.len() < MAX_REFUSALS {
-                refusals.spawn(refuse(stream));
-            }
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
+    let mut busy = Vec::new();
+    reply::TOO_MANY_CONNECTIONS.encode(&mut busy);
+    let cap = SessionCap { protocol: "SMTP", max_sessions, busy };
+    accept_until_shutdown(listener, cap, &sessions, &shutdown, |stream, remote| {
         let session = connection::run(stream, remote, shared.clone(), shutdown.clone());
         let cut = cut.clone();
         sessions.spawn(async move {
@@ -73,8 +46,8 @@ pub async fn serve(
                 () = session => {}
             }
         });
-    }
-    drop(listener);
+    })
+    .await;
     sessions.close();
     if !sessions.is_empty() {
         tracing::info!(message = "SMTP shutting down: draining sessions", sessions = sessions.len());
@@ -84,19 +57,5 @@ pub async fn serve(
         cut.cancel();
         sessions.wait().await;
     }
-    refusals.close();
-    refusals.wait().await;
     Ok(())
-}
-
-/// `421 4.3.2` and close, in a task of its own so that a client that does not read
-/// cannot hold up the accept loop.
-async fn refuse(mut stream: TcpStream) {
-    let mut bytes = Vec::new();
-    reply::TOO_MANY_CONNECTIONS.encode(&mut bytes);
-    let refusal = async {
-        stream.write_all(&bytes).await?;
-        stream.shutdown().await
-    };
-    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, refusal).await;
 }
