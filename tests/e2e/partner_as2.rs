@@ -3,7 +3,8 @@
 //! the partner retries the same Message-ID; the synchronous MDN is one pyas2lib
 //! accepts, with a matching MIC. A tampered message and an unknown AS2-To get the
 //! standard error dispositions and deliver nothing. Our private key, pushed by the
-//! inner, is never written to the DMZ's disk.
+//! inner, is never written to the DMZ's disk, and no scratch file of a message
+//! taken apart is left there.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,7 +29,8 @@ async fn pyas2lib_messages_are_delivered_once_with_mdns_it_accepts() {
         ["--sender", PARTNER, "--receiver", US, "--sign-key", sign, "--encrypt-cert", encrypt, "--sign", "--encrypt"];
 
     // Signed + encrypted, sent twice (a partner's retry): one delivery, two good MDNs.
-    let invoice = payload(41, 150_000);
+    // Larger than the DMZ's in-memory chunk, so it is staged in the spool as a file.
+    let invoice = payload(41, 2_500_000);
     let built = build(work.path(), "invoice", &invoice, &[&common[..], &["--filename", "invoice.edi"]].concat());
     for attempt in 0..2 {
         let (status, mdn) = post(&cluster.client, &url, &built.headers, built.body.clone()).await;
@@ -75,6 +77,10 @@ async fn pyas2lib_messages_are_delivered_once_with_mdns_it_accepts() {
     assert!(String::from_utf8_lossy(&mdn).to_lowercase().contains("unknown-trading-partner"), "unknown AS2-To");
     cluster.wait_for_dmz_drained().await;
     assert!(!inbox.join("bad.edi").exists(), "a refused message must not be delivered");
+
+    // Messages are taken apart in unnamed scratch files: nothing is left behind.
+    let scratch: Vec<_> = std::fs::read_dir(cluster.dmz_data().join("as2-scratch")).expect("scratch dir").collect();
+    assert!(scratch.is_empty(), "AS2 scratch files left on the DMZ: {scratch:?}");
 
     // Our private key reached the DMZ only in memory.
     let key_text = std::fs::read_to_string(&our_key).expect("our key");

@@ -254,6 +254,8 @@ pub(crate) mod tests {
     use crate::mime::{Headers, Params, parse_entity};
     use crate::outbound::Cipher;
     use crate::receive::{self, Policy};
+    use crate::scratch::Scratch;
+    use crate::scratch::tests::region;
 
     const PAYLOAD: &[u8] = b"ISA*00*~\r\nGS*PO\nbin\x00\xff\r\n";
 
@@ -301,7 +303,8 @@ pub(crate) mod tests {
             micalg: as2.mdn.and_then(|mdn| mdn.micalg),
             limit: 1 << 20,
         };
-        receive::unwrap(&headers, &composed.body, keys, &policy).expect("our receiver takes it")
+        receive::unwrap(&headers, &region(&composed.body), keys, &policy, &Scratch::new(std::env::temp_dir()))
+            .expect("our receiver takes it")
     }
 
     #[test]
@@ -314,7 +317,7 @@ pub(crate) mod tests {
                 let composed = compose(&outbound, message(), &ours, SystemTime::now()).expect("composed");
                 let unwrapped = receive(&composed, &theirs);
                 let name = format!("{layers:03b} {digest:?}");
-                assert_eq!(unwrapped.payload, PAYLOAD, "{name}");
+                assert_eq!(unwrapped.payload.to_vec(1 << 20).expect("payload"), PAYLOAD, "{name}");
                 assert_eq!(unwrapped.filename.as_deref(), Some("po 1.edi"), "{name}");
                 assert_eq!(
                     (unwrapped.signed, unwrapped.encrypted, unwrapped.compressed),

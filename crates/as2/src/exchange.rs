@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use partner::{As2Delivery, As2Gateway, As2LookupError, As2Outcome, FsError, Peer};
+use partner::{As2Delivery, As2Gateway, As2LookupError, As2Outcome, FileRegion, FsError, Peer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -16,13 +15,16 @@ use crate::mdn::{self, Disposition, ErrorKind, Ids, Mdn, Report};
 use crate::mic::{Mic, MicAlg};
 use crate::mime::{Headers, id_domain, random_hex};
 use crate::receive::{self, Policy, Unwrapped};
+use crate::scratch::Scratch;
 
 /// What every request shares.
 pub(crate) struct Shared {
     pub config: As2Config,
     pub gateway: Arc<dyn As2Gateway>,
-    /// `max_message_bytes`, capped at what openssl takes.
-    pub limit: usize,
+    /// `max_message_bytes`: of the request body, and of a decompressed layer.
+    pub limit: u64,
+    /// Where messages are taken apart.
+    pub scratch: Scratch,
     /// Sends asynchronous MDNs (timeout `async_mdn_timeout`).
     pub client: reqwest::Client,
     /// The asynchronous MDNs in flight, drained on shutdown.
@@ -44,8 +46,8 @@ pub(crate) enum Reply {
     Empty,
 }
 
-/// Processes one request whose body has been read.
-pub(crate) async fn process(shared: &Arc<Shared>, peer: Peer, headers: Headers, body: Bytes) -> Reply {
+/// Processes one request whose body has been read into a scratch file.
+pub(crate) async fn process(shared: &Arc<Shared>, peer: Peer, headers: Headers, body: FileRegion) -> Reply {
     let as2 = match headers::parse(&headers) {
         Ok(as2) => as2,
         Err(error) => {
@@ -86,14 +88,20 @@ pub(crate) async fn process(shared: &Arc<Shared>, peer: Peer, headers: Headers, 
         limit: shared.limit,
     };
     // Crypto and inflating are CPU work: off the async workers.
-    let unwrapping = keys.clone();
-    let unwrapped = tokio::task::spawn_blocking(move || receive::unwrap(&headers, &body, &unwrapping, &policy)).await;
+    let (unwrapping, scratch) = (keys.clone(), shared.scratch.clone());
+    let unwrapped =
+        tokio::task::spawn_blocking(move || receive::unwrap(&headers, &body, &unwrapping, &policy, &scratch)).await;
     let unwrapped = match unwrapped {
         Ok(Ok(unwrapped)) => unwrapped,
         Ok(Err(failure)) => {
+            let Some(kind) = failure.kind() else {
+                tracing::error!(message = "AS2 message not taken apart: local error, partner must retry",
+                    peer = %peer.remote, message_id = %as2.message_id, error = %failure);
+                return Reply::Refused(503, "temporarily unable to process the message, retry later".into());
+            };
             tracing::warn!(message = "AS2 message refused", peer = %peer.remote, channel = %partnership.channel,
                 from = %as2.from, message_id = %as2.message_id, reason = %failure);
-            return answer(shared, &as2, Some(&keys), None, Disposition::Failed(failure.kind()));
+            return answer(shared, &as2, Some(&keys), None, Disposition::Failed(kind));
         }
         Err(error) => {
             tracing::error!(message = "AS2 message processing failed", message_id = %as2.message_id, %error);

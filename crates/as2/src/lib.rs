@@ -190,19 +190,25 @@
 mod cms;
 mod compose;
 mod compress;
+mod decrypt_stream;
 mod der;
 mod exchange;
 mod headers;
 pub mod identity;
+mod inflate_stream;
 mod mdn;
 mod mic;
 mod mime;
+mod mime_file;
 mod outbound;
 mod receipt;
 mod receive;
+mod scratch;
 mod send;
 mod server;
+mod verify_stream;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use mic::MicAlg;
@@ -217,7 +223,11 @@ pub const AS2_PATH: &str = "/as2";
 #[derive(Debug, Clone)]
 pub struct As2Config {
     /// Largest request body accepted (HTTP 413 above); also bounds decompression.
+    /// Messages are taken apart in scratch files, not in memory.
     pub max_message_bytes: u64,
+    /// Where the scratch files of messages being taken apart are created (unnamed:
+    /// they vanish with the request, or with the process).
+    pub scratch_dir: PathBuf,
     /// Connections served at once; more get HTTP 503 and are closed.
     pub max_sessions: usize,
     /// `Reporting-UA` of our MDNs, and the right side of their Message-IDs.
@@ -233,7 +243,8 @@ pub struct As2Config {
 impl Default for As2Config {
     fn default() -> Self {
         As2Config {
-            max_message_bytes: 64 * 1024 * 1024,
+            max_message_bytes: 4 << 30,
+            scratch_dir: std::env::temp_dir(),
             max_sessions: 256,
             reporting_ua: "portcullis".into(),
             request_timeout: Duration::from_secs(10 * 60),

@@ -13,11 +13,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT as BASE64;
 
 /// Largest header block of one entity.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most header fields in one entity.
 const MAX_HEADERS: usize = 128;
 /// Most parts looked at in one multipart body (AS2 uses two).
-const MAX_PARTS: usize = 16;
+pub(crate) const MAX_PARTS: usize = 16;
 
 /// Why an entity could not be taken apart.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,11 +80,20 @@ impl Headers {
     /// The body decoded per `Content-Transfer-Encoding` (binary, 8bit, 7bit as is;
     /// base64; quoted-printable).
     pub(crate) fn decode<'a>(&self, body: &'a [u8]) -> Result<Cow<'a, [u8]>, MimeError> {
-        let encoding = self.get("content-transfer-encoding").unwrap_or("binary").trim().to_ascii_lowercase();
-        match encoding.as_str() {
-            "" | "binary" | "8bit" | "7bit" => Ok(Cow::Borrowed(body)),
+        match self.transfer_encoding()?.as_str() {
             "base64" => decode_base64(body).map(Cow::Owned),
             "quoted-printable" => Ok(Cow::Owned(decode_quoted_printable(body))),
+            _ => Ok(Cow::Borrowed(body)),
+        }
+    }
+
+    /// The `Content-Transfer-Encoding`, lowercase: `binary` (also for 8bit, 7bit and
+    /// none), `base64` or `quoted-printable`; any other is refused.
+    pub(crate) fn transfer_encoding(&self) -> Result<String, MimeError> {
+        let encoding = self.get("content-transfer-encoding").unwrap_or("binary").trim().to_ascii_lowercase();
+        match encoding.as_str() {
+            "" | "binary" | "8bit" | "7bit" => Ok("binary".to_owned()),
+            "base64" | "quoted-printable" => Ok(encoding),
             _ => Err(MimeError::UnsupportedEncoding(encoding)),
         }
     }
@@ -300,7 +309,7 @@ fn decode_base64(body: &[u8]) -> Result<Vec<u8>, MimeError> {
 
 /// Quoted-printable (RFC 2045 §6.7): `=XX` escapes and `=` soft line breaks; a
 /// malformed escape is kept as is (the RFC's advice for robust decoders).
-fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
+pub(crate) fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
     while i < body.len() {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
@@ -22,14 +22,15 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use partner::accept::{SessionCap, accept_until_shutdown};
-use partner::{As2Gateway, Peer};
+use partner::{As2Gateway, FileRegion, Peer};
+use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cms::MAX_CMS_INPUT;
 use crate::exchange::{self, Reply, Shared};
 use crate::mime::Headers;
+use crate::scratch::{BUFFER, Scratch};
 use crate::{AS2_PATH, As2Config};
 
 /// A request's headers must arrive within this (slow-loris guard).
@@ -53,10 +54,11 @@ pub async fn serve(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(io::Error::other)?;
-    let limit = usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX).min(MAX_CMS_INPUT);
+    let (limit, scratch) = (config.max_message_bytes, Scratch::new(config.scratch_dir.clone()));
     let (max_sessions, grace) = (config.max_sessions, config.drain_grace);
     let cut = CancellationToken::new();
-    let shared = Arc::new(Shared { config, gateway, limit, client, background: TaskTracker::new(), cut: cut.clone() });
+    let shared =
+        Arc::new(Shared { config, gateway, limit, scratch, client, background: TaskTracker::new(), cut: cut.clone() });
     let sessions = TaskTracker::new();
     let cap = SessionCap { protocol: "AS2", max_sessions, busy: BUSY.to_vec() };
     accept_until_shutdown(listener, cap, &sessions, &shutdown, |stream, remote| {
@@ -135,21 +137,28 @@ async fn handle(shared: &Arc<Shared>, remote: SocketAddr, request: Request<Incom
         return response;
     }
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > shared.limit as u64) {
+    if declared.is_some_and(|length| length > shared.limit) {
         tracing::warn!(message = "AS2 message refused: too large", peer = %remote, size = declared);
         return text(StatusCode::PAYLOAD_TOO_LARGE, "message too large\r\n");
     }
     let (parts, body) = request.into_parts();
-    let collected = tokio::time::timeout(shared.config.request_timeout, Limited::new(body, shared.limit).collect());
-    let body = match collected.await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
+    let received =
+        tokio::time::timeout(shared.config.request_timeout, receive_body(body, shared.limit, &shared.scratch));
+    let body = match received.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(BodyError::TooLarge)) => {
             tracing::warn!(message = "AS2 message refused: too large", peer = %remote);
             return text(StatusCode::PAYLOAD_TOO_LARGE, "message too large\r\n");
         }
-        Ok(Err(error)) => {
+        Ok(Err(BodyError::Read(error))) => {
             tracing::warn!(message = "AS2 message body could not be read", peer = %remote, %error);
             return text(StatusCode::BAD_REQUEST, "message body could not be read\r\n");
+        }
+        Ok(Err(BodyError::Scratch(error))) => {
+            tracing::error!(message = "AS2 message not received: scratch file", peer = %remote, %error);
+            let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "temporarily unable to receive, retry later\r\n");
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return response;
         }
         Err(_) => {
             tracing::warn!(message = "AS2 message refused: body not received in time", peer = %remote);
@@ -159,6 +168,33 @@ async fn handle(shared: &Arc<Shared>, remote: SocketAddr, request: Request<Incom
     let headers = Headers::from_http(&parts.headers);
     let peer = Peer { remote, protocol: envelope::Protocol::As2 };
     into_response(exchange::process(shared, peer, headers, body).await)
+}
+
+/// Why a request body was not received.
+enum BodyError {
+    TooLarge,
+    /// The client's side: the connection broke, the framing was bad.
+    Read(hyper::Error),
+    /// Ours: the scratch file could not be written.
+    Scratch(io::Error),
+}
+
+/// Writes the request body to a scratch file as it arrives, at most `limit` bytes.
+async fn receive_body(mut body: Incoming, limit: u64, scratch: &Scratch) -> Result<FileRegion, BodyError> {
+    let file = scratch.file().map_err(BodyError::Scratch)?;
+    let mut file = BufWriter::with_capacity(BUFFER, tokio::fs::File::from_std(file));
+    let mut size = 0u64;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyError::Read)?.into_data() else { continue };
+        size += data.len() as u64;
+        if size > limit {
+            return Err(BodyError::TooLarge);
+        }
+        file.write_all(&data).await.map_err(BodyError::Scratch)?;
+    }
+    file.flush().await.map_err(BodyError::Scratch)?;
+    let file = file.into_inner().into_std().await;
+    FileRegion::whole(file).map_err(BodyError::Scratch)
 }
 
 fn into_response(reply: Reply) -> Response<Full<Bytes>> {

@@ -109,7 +109,7 @@ fn message() -> Vec<u8> {
     text.into_bytes()
 }
 
-fn env_number(name: &str, default: usize) -> Result<usize, BoxError> {
+pub(crate) fn env_number(name: &str, default: usize) -> Result<usize, BoxError> {
     match std::env::var(name) {
         Ok(text) => Ok(text.trim().parse().map_err(|_| format!("{name}={text:?} is not a number"))?),
         Err(_) => Ok(default),

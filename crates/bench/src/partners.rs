@@ -21,7 +21,7 @@
 pub(crate) mod configs;
 pub(crate) mod pair;
 mod report;
-mod rss;
+pub(crate) mod rss;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

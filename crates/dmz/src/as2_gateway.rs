@@ -9,11 +9,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use envelope::{As2Meta, EnvelopeId, Partner, Protocol};
-use partner::{As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnership, FsError, Peer, Receipt};
+use partner::{
+    As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnership, FileRegion, FsError, Peer, Receipt,
+};
 use sha2::Digest;
 
 use crate::gateway::{DmzGateway, fs_error};
-use crate::intake::Arrival;
+use crate::intake::{Arrival, StreamedDelivery};
+
+/// Bytes read from the scratch file per step.
+const COPY_CHUNK: usize = 1 << 20;
 
 #[async_trait]
 impl As2Gateway for DmzGateway {
@@ -57,7 +62,9 @@ impl As2Gateway for DmzGateway {
             }),
         };
         let channel = arrival.channel.clone();
-        match self.intake.accept_once(arrival, delivery.payload).await.map_err(fs_error)? {
+        let mut upload = self.intake.begin(arrival).await.map_err(fs_error)?;
+        copy_region(&delivery.payload, &mut upload).await?;
+        match upload.commit_once().await.map_err(fs_error)? {
             Some(accepted) => {
                 tracing::info!(message = "partner AS2 message committed", id = %accepted.id, %channel, message_id = %delivery.message_id, size = accepted.size);
                 Ok(As2Outcome::Accepted(Receipt { id: accepted.id, size: accepted.size, sha256: accepted.sha256 }))
@@ -68,6 +75,30 @@ impl As2Gateway for DmzGateway {
             }
         }
     }
+}
+
+/// Streams the payload (a scratch-file region of the AS2 receiver) into the
+/// spool, a chunk at a time, read off the async workers.
+async fn copy_region(payload: &FileRegion, upload: &mut StreamedDelivery) -> Result<(), FsError> {
+    let mut offset = 0;
+    while offset < payload.len() {
+        let region = payload.clone();
+        let chunk = tokio::task::spawn_blocking(move || {
+            let mut chunk = vec![0u8; COPY_CHUNK.min((region.len() - offset) as usize)];
+            let read = region.read_at(offset, &mut chunk)?;
+            chunk.truncate(read);
+            Ok::<_, std::io::Error>(chunk)
+        })
+        .await
+        .map_err(|e| FsError::Unavailable(e.to_string()))?
+        .map_err(|e| FsError::Unavailable(format!("AS2 scratch file: {e}")))?;
+        if chunk.is_empty() {
+            return Err(FsError::Unavailable("AS2 scratch file shorter than its payload".into()));
+        }
+        offset += chunk.len() as u64;
+        upload.write(&chunk).await.map_err(fs_error)?;
+    }
+    Ok(())
 }
 
 /// The same message (from, to, Message-ID) always gets the same envelope id.

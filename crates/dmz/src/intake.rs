@@ -58,6 +58,13 @@ pub struct Accepted {
     pub sha256: Sha256,
 }
 
+/// Whether a delivery whose id the spool has seen before is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dedupe {
+    No,
+    Yes,
+}
+
 /// Accepts partner deliveries into the spool.
 #[derive(Clone)]
 pub struct Intake {
@@ -84,20 +91,8 @@ impl Intake {
         self.check(&arrival)?;
         let sha256 = Sha256(sha2::Sha256::digest(&bytes).into());
         let size = bytes.len() as u64;
-        self.enqueue(arrival, size, sha256, NewPayload::Bytes(bytes)).await
-    }
-
-    /// Like [`Intake::accept`], but only once per `arrival.id`: an id accepted
-    /// before (AS2 derives it from the partner and the Message-ID) gives `None` and
-    /// adds nothing. The check and the enqueue are one commit.
-    pub async fn accept_once(&self, arrival: Arrival, bytes: Vec<u8>) -> Result<Option<Accepted>, IntakeError> {
-        self.check(&arrival)?;
-        let sha256 = Sha256(sha2::Sha256::digest(&bytes).into());
-        let size = bytes.len() as u64;
-        let item = self.item(arrival, size, sha256, NewPayload::Bytes(bytes));
-        let id = EnvelopeId::from_u128(item.id);
-        let outcome = self.spool.enqueue(TO_INNER, vec![item], true).await?;
-        Ok((outcome.first() != Some(&spool::Enqueued::Duplicate)).then_some(Accepted { id, size, sha256 }))
+        let accepted = self.enqueue(arrival, size, sha256, NewPayload::Bytes(bytes), Dedupe::No).await?;
+        accepted.ok_or_else(|| IntakeError::Unavailable("delivery taken for a duplicate".into()))
     }
 
     /// Starts a streamed delivery: bytes go to a spool staging file as they come
@@ -111,17 +106,19 @@ impl Intake {
         &self.spool
     }
 
+    /// Enqueues one delivery; with [`Dedupe::Yes`], `None` if its id was seen.
     pub(crate) async fn enqueue(
         &self,
         arrival: Arrival,
         size: u64,
         sha256: Sha256,
         payload: NewPayload,
-    ) -> Result<Accepted, IntakeError> {
+        dedupe: Dedupe,
+    ) -> Result<Option<Accepted>, IntakeError> {
         let id = arrival.id;
         let item = self.item(arrival, size, sha256, payload);
-        self.spool.enqueue(TO_INNER, vec![item], false).await?;
-        Ok(Accepted { id, size, sha256 })
+        let outcome = self.spool.enqueue(TO_INNER, vec![item], dedupe == Dedupe::Yes).await?;
+        Ok((outcome.first() != Some(&spool::Enqueued::Duplicate)).then_some(Accepted { id, size, sha256 }))
     }
 
     /// The spool item of a delivery: its envelope body and payload.

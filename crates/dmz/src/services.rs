@@ -49,7 +49,7 @@ pub(crate) fn start_partner_listeners(
             ..ftp::FtpConfig::default()
         },
         smtp: smtp_config(settings)?,
-        as2: as2::As2Config { max_message_bytes: settings.as2.max_message_bytes, ..as2::As2Config::default() },
+        as2: as2_config(settings)?,
     };
     tasks.spawn(listeners::run(config.clone(), gateways, protocols, tasks.clone(), shutdown.clone()));
     Ok(())
@@ -106,6 +106,14 @@ pub(crate) async fn start_internal_sftp(
         log_exit("internal SFTP", sftp::internal::serve(listener, config, store, token).await);
     });
     Ok(addr)
+}
+
+/// The AS2 server's settings; its scratch directory (for messages being taken
+/// apart; the files in it are unnamed) is made on start.
+fn as2_config(settings: &DmzSettings) -> Result<as2::As2Config, StartError> {
+    let scratch_dir = settings.data_dir.join("as2-scratch");
+    std::fs::create_dir_all(&scratch_dir).map_err(|e| material(format!("{}: {e}", scratch_dir.display())))?;
+    Ok(as2::As2Config { max_message_bytes: settings.as2.max_message_bytes, scratch_dir, ..as2::As2Config::default() })
 }
 
 /// Where the inner leaves outbound files on the DMZ.

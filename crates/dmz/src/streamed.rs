@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use envelope::Sha256;
 
-use crate::intake::{Accepted, Arrival, Intake, IntakeError};
+use crate::intake::{Accepted, Arrival, Dedupe, Intake, IntakeError};
 
 /// Bytes are gathered to this size before they go to the writer.
 const CHUNK: usize = 1 << 20;
@@ -99,7 +99,19 @@ impl StreamedDelivery {
 
     /// Makes the payload durable and enqueues its envelope in one commit. Runs in
     /// a task of its own, so a caller that is cancelled cannot cut it half-way.
-    pub async fn commit(mut self) -> Result<Accepted, IntakeError> {
+    pub async fn commit(self) -> Result<Accepted, IntakeError> {
+        let accepted = self.finish(Dedupe::No).await?;
+        accepted.ok_or_else(|| IntakeError::Unavailable("delivery taken for a duplicate".into()))
+    }
+
+    /// Like [`StreamedDelivery::commit`], but only once per `arrival.id`: an id
+    /// accepted before (AS2 derives it from the partner and the Message-ID) gives
+    /// `None` and adds nothing. The check and the enqueue are one commit.
+    pub async fn commit_once(self) -> Result<Option<Accepted>, IntakeError> {
+        self.finish(Dedupe::Yes).await
+    }
+
+    async fn finish(mut self, dedupe: Dedupe) -> Result<Option<Accepted>, IntakeError> {
         let rest = std::mem::take(&mut self.buffer);
         let (intake, arrival, size) = (self.intake, self.arrival, self.size);
         let writer = self.writer.take();
@@ -111,7 +123,7 @@ impl StreamedDelivery {
                 }
                 Some(writer) => writer.finish(rest).await?,
             };
-            intake.enqueue(arrival, size, sha256, payload).await
+            intake.enqueue(arrival, size, sha256, payload, dedupe).await
         })
         .await
         .unwrap_or_else(|e| Err(IntakeError::Unavailable(e.to_string())))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{FsError, Peer, Receipt};
+use crate::{FileRegion, FsError, Peer, Receipt};
 
 /// One AS2 relationship. `Debug` never shows the private key.
 #[derive(Clone)]
@@ -65,7 +65,9 @@ pub struct As2Delivery {
     pub message_id: String,
     /// From the payload's `Content-Disposition`, if any (untrusted: the DMZ checks it).
     pub filename: Option<String>,
-    pub payload: Vec<u8>,
+    /// The payload, taken apart on disk (a scratch file the receiver drops after
+    /// `deliver` returns).
+    pub payload: FileRegion,
     /// The Received-Content-MIC as it goes into the MDN (`base64, algorithm`).
     pub mic: String,
     pub signed: bool,

@@ -32,6 +32,7 @@ mod as2;
 mod error;
 mod gateway;
 mod mail;
+mod region;
 pub mod tls;
 mod vpath;
 
@@ -39,4 +40,5 @@ pub use as2::{As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnershi
 pub use error::FsError;
 pub use gateway::{Credential, Entry, EntryKind, Gateway, Login, Peer, Receipt, Session, Upload};
 pub use mail::{MailEnvelope, MailGateway, MessageUpload, RecipientError};
+pub use region::{FileRegion, RegionReader};
 pub use vpath::{OUTBOX, VPath};

@@ -132,7 +132,7 @@ impl As2Gateway for FakeGateway {
         if !self.seen.lock().expect("lock").insert((delivery.from.clone(), delivery.message_id.clone())) {
             return Ok(As2Outcome::Duplicate);
         }
-        let size = delivery.payload.len() as u64;
+        let size = delivery.payload.len();
         self.deliveries.lock().expect("lock").push(delivery);
         Ok(As2Outcome::Accepted(Receipt { id: EnvelopeId::generate(), size, sha256: Sha256([0; 32]) }))
     }

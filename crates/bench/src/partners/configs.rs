@@ -1,7 +1,7 @@
 //! The `dmz.toml` and `inner.toml` of the benchmarked pair: pushback mode on
 //! loopback; the inner pushes one channel `bench` (login `bench`, password `demo`
-//! and the bench's public key, mail address `bench@dmz.bench`) and the partner
-//! SFTP, FTP and SMTP listeners; the DMZ
+//! and the bench's public key, mail address `bench@dmz.bench`, an AS2 partnership)
+//! and the partner SFTP, FTP, SMTP and AS2 listeners; the DMZ
 //! has a passive FTP range and an internal SFTP listener for the inner's key (big
 //! payloads travel by reference over it).
 
@@ -13,6 +13,10 @@ pub const DEMO_HASH: &str =
 pub const USER: &str = "bench";
 pub const PASSWORD: &str = "demo";
 pub const CHANNEL: &str = "bench";
+/// The channel's AS2 names (`AS2-From` of the partner, `AS2-To` of us); the
+/// certificates are made by [`super::pair::Pair::start`] under `<inner>/as2/`.
+pub const AS2_PARTNER: &str = "BENCH-PARTNER";
+pub const AS2_US: &str = "BENCH-PORTCULLIS";
 /// The channel's mail address.
 pub const MAIL_TO: &str = "bench@dmz.bench";
 
@@ -26,6 +30,7 @@ pub struct Ports {
     pub sftp: u16,
     pub ftp: u16,
     pub smtp: u16,
+    pub as2: u16,
     pub passive: (u16, u16),
 }
 
@@ -95,9 +100,20 @@ bind = "127.0.0.1:{ftp}"
 protocol = "smtp"
 bind = "127.0.0.1:{smtp}"
 
+[[dmz_listeners]]
+protocol = "as2"
+bind = "127.0.0.1:{as2}"
+
 [[channels]]
 name = "{CHANNEL}"
 smtp_addresses = ["{MAIL_TO}"]
+
+[channels.as2]
+partner_id = "{AS2_PARTNER}"
+our_id = "{AS2_US}"
+partner_cert = "as2/partner.pem"
+our_cert = "as2/us.pem"
+our_key = "as2/us.key"
 
 [[channels.logins]]
 user = "{USER}"
@@ -117,6 +133,7 @@ path = "**"
         sftp = p.sftp,
         ftp = p.ftp,
         smtp = p.smtp,
+        as2 = p.as2,
         partner_key = partner_public_key.trim(),
     )
 }

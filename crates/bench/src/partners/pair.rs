@@ -33,6 +33,7 @@ pub struct Pair {
     pub sftp_ready: Result<(), String>,
     pub ftp_ready: Result<(), String>,
     pub smtp_ready: Result<(), String>,
+    pub as2_ready: Result<(), String>,
     dir: tempfile::TempDir,
 }
 
@@ -54,21 +55,33 @@ impl Pair {
             sftp: free_port()?,
             ftp: free_port()?,
             smtp: free_port()?,
+            as2: free_port()?,
             passive: free_port_range(20)?,
         };
         let inner_pub = std::fs::read_to_string(path.join("keys/inner.pub"))?;
         let partner_pub = std::fs::read_to_string(path.join("keys/partner.pub"))?;
+        as2_identities(&path.join("inner/as2"))?;
         std::fs::write(path.join("dmz.toml"), configs::dmz_toml(&path.join("dmz"), &ports, &inner_pub))?;
         let inner_toml = configs::inner_toml(&path.join("inner"), &ports, &inner_key, &partner_pub);
         std::fs::write(path.join("inner.toml"), inner_toml)?;
         let mut dmz = node(&binary, "dmz", path)?;
         dmz.wait_for_port(ports.dmz_admin, START_PATIENCE)?;
         let inner = node(&binary, "inner", path)?;
-        let mut pair = Pair { inner, dmz, ports, sftp_ready: Ok(()), ftp_ready: Ok(()), smtp_ready: Ok(()), dir };
+        let mut pair = Pair {
+            inner,
+            dmz,
+            ports,
+            sftp_ready: Ok(()),
+            ftp_ready: Ok(()),
+            smtp_ready: Ok(()),
+            as2_ready: Ok(()),
+            dir,
+        };
         pair.wait_for_channel()?;
         pair.sftp_ready = pair.listener("SFTP", ports.sftp);
         pair.ftp_ready = pair.listener("FTP", ports.ftp);
         pair.smtp_ready = pair.listener("SMTP", ports.smtp);
+        pair.as2_ready = pair.listener("AS2", ports.as2);
         Ok(pair)
     }
 
@@ -95,6 +108,22 @@ impl Pair {
     /// The partner SMTP listener's port.
     pub fn smtp_port(&self) -> u16 {
         self.ports.smtp
+    }
+
+    /// The partner AS2 listener's port.
+    pub fn as2_port(&self) -> u16 {
+        self.ports.as2
+    }
+
+    /// Where the AS2 certificates are: `partner.{pem,key}` (the partner's, to sign)
+    /// and `us.pem` (ours, to encrypt for).
+    pub fn as2_dir(&self) -> PathBuf {
+        self.dir.path().join("inner/as2")
+    }
+
+    /// A scratch directory for the bench's own files, removed with the pair.
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Waits until the DMZ has forwarded everything and `files` files (of
@@ -193,6 +222,17 @@ fn node(binary: &Path, role: &str, dir: &Path) -> Result<Daemon, BoxError> {
     let mut command = Command::new(binary);
     command.args([role, "--config"]).arg(dir.join(format!("{role}.toml"))).env("RUST_LOG", "warn");
     Daemon::spawn(&format!("portcullis {role}"), command, &dir.join(format!("{role}.log")))
+}
+
+/// Self-signed AS2 identities for us and the partner under `dir`.
+fn as2_identities(dir: &Path) -> Result<(), BoxError> {
+    std::fs::create_dir_all(dir)?;
+    for name in ["us", "partner"] {
+        let (cert, key) = as2::identity::self_signed(&format!("bench {name}"), 30).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(format!("{name}.pem")), cert)?;
+        std::fs::write(dir.join(format!("{name}.key")), key)?;
+    }
+    Ok(())
 }
 
 /// Delivered files under `dir` (recursively) and their total size. The inner's

@@ -8,8 +8,9 @@ use crate::Problems;
 /// The validated `[as2]` table.
 #[derive(Debug, Clone)]
 pub struct PartnerAs2 {
-    /// Largest AS2 request body accepted (413 above). Messages are taken apart in
-    /// memory, so this bounds the memory one message may use.
+    /// Largest AS2 request body accepted (413 above), and largest decompressed
+    /// layer. Messages are taken apart in scratch files under the data directory,
+    /// not in memory.
     pub max_message_bytes: u64,
 }
 
@@ -26,12 +27,12 @@ impl Default for As2File {
 }
 
 fn default_max_message_bytes() -> u64 {
-    64 << 20
+    4 << 30
 }
 
 impl As2File {
     pub(super) fn validate(self, problems: &mut Problems) -> PartnerAs2 {
-        problems.range("as2.max_message_bytes", self.max_message_bytes, 1024, 1 << 30);
+        problems.range("as2.max_message_bytes", self.max_message_bytes, 1024, 1 << 40);
         PartnerAs2 { max_message_bytes: self.max_message_bytes }
     }
 }
