@@ -11,13 +11,15 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_delivers_and_stops_cleanly_on_ctrl_c() {
     let data = tempfile::tempdir().expect("tempdir");
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["demo", "--data"])
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start demo");
+    let mut demo = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["demo", "--data"])
+            .arg(data.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start demo"),
+    );
     let client = reqwest::Client::new();
     let dmz_admin = "http://127.0.0.1:9000";
     wait_for("the demo to serve channel demo", Duration::from_secs(30), || async {
@@ -45,15 +47,28 @@ async fn demo_delivers_and_stops_cleanly_on_ctrl_c() {
     assert!(text.contains("mail for the demo"), "{text}");
     as2_to_the_demo(&client, data.path()).await;
 
-    let _ = Command::new("kill").args(["-INT", &demo.id().to_string()]).status();
-    let status = demo.wait().expect("demo exits");
+    let _ = Command::new("kill").args(["-INT", &demo.0.id().to_string()]).status();
+    let status = demo.0.wait().expect("demo exits");
     assert!(status.success(), "demo did not stop cleanly: {status}");
     let mut banner = String::new();
-    std::io::Read::read_to_string(demo.stdout.as_mut().expect("stdout"), &mut banner).expect("banner");
+    std::io::Read::read_to_string(demo.0.stdout.as_mut().expect("stdout"), &mut banner).expect("banner");
     let expected =
         ["127.0.0.1:8020", "127.0.0.1:2525", "http://127.0.0.1:9000", "http://127.0.0.1:9001", "demo / password demo"];
     for expected in expected {
         assert!(banner.contains(expected), "banner lacks {expected:?}:\n{banner}");
+    }
+}
+
+/// The demo process, killed if the test fails before stopping it (it holds the
+/// demo's fixed ports; left running, it would fail every later run).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
