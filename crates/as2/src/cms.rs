@@ -79,6 +79,21 @@ impl Keys {
         }
         Ok(Keys { partner_cert, our_cert, our_key })
     }
+
+    /// The partner's certificate (signatures are checked against it only).
+    pub(crate) fn partner_cert(&self) -> &X509 {
+        &self.partner_cert
+    }
+
+    /// Our certificate (messages are encrypted for it).
+    pub(crate) fn our_cert(&self) -> &X509 {
+        &self.our_cert
+    }
+
+    /// Our private key.
+    pub(crate) fn our_key(&self) -> &PKey<Private> {
+        &self.our_key
+    }
 }
 
 /// What a `ContentInfo` holds, judged by its content type.
