@@ -23,13 +23,16 @@ use openssl::symm::Cipher;
 use openssl::x509::X509;
 use partner::As2Partnership;
 
-use crate::der::{self, CONTEXT_0, NULL, OCTET_STRING, OID, Reader, SEQUENCE, SET, constructed, tlv};
+#[cfg(test)]
+use crate::der::Reader;
+use crate::der::{self, CONTEXT_0, NULL, OCTET_STRING, OID, SEQUENCE, SET, constructed, tlv};
 use crate::mic::MicAlg;
 use crate::mime::{multipart_parts, parse_entity};
 
 /// id-data, id-signedData, id-envelopedData (1.2.840.113549.1.7.{1,2,3}).
 pub(crate) const ID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 const ID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+#[cfg(test)]
 const ID_ENVELOPED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03];
 /// The content-type and message-digest attributes (1.2.840.113549.1.9.{3,4}).
 const ID_CONTENT_TYPE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
@@ -79,6 +82,21 @@ impl Keys {
         }
         Ok(Keys { partner_cert, our_cert, our_key })
     }
+
+    /// The partner's certificate (signatures are checked against it only).
+    pub(crate) fn partner_cert(&self) -> &X509 {
+        &self.partner_cert
+    }
+
+    /// Our certificate (messages are encrypted for it).
+    pub(crate) fn our_cert(&self) -> &X509 {
+        &self.our_cert
+    }
+
+    /// Our private key.
+    pub(crate) fn our_key(&self) -> &PKey<Private> {
+        &self.our_key
+    }
 }
 
 /// What a `ContentInfo` holds, judged by its content type.
@@ -90,6 +108,7 @@ pub(crate) enum CmsKind {
     Other,
 }
 
+#[cfg(test)]
 /// The kind of a DER `ContentInfo`, for a `pkcs7-mime` without `smime-type`.
 pub(crate) fn kind(der: &[u8]) -> CmsKind {
     let oid = Reader::new(der)
@@ -105,6 +124,7 @@ pub(crate) fn kind(der: &[u8]) -> CmsKind {
     }
 }
 
+#[cfg(test)]
 /// Decrypts an `EnvelopedData` addressed to our certificate.
 pub(crate) fn decrypt(der: &[u8], keys: &Keys) -> Result<Vec<u8>, ErrorStack> {
     CmsContentInfo::from_der(der)?.decrypt(&keys.our_key, &keys.our_cert)

@@ -12,16 +12,20 @@
 //! limit (a zip bomb costs at most `limit` bytes of memory, then fails). The sender
 //! writes the same structure in DER ([`compress`]).
 
+#[cfg(test)]
 use std::io::Read;
 
 use crate::cms::ID_DATA;
-use crate::der::{CONTEXT_0, DerError, INTEGER, OID, Reader, SEQUENCE};
+use crate::der::{CONTEXT_0, INTEGER, OID, SEQUENCE};
+#[cfg(test)]
+use crate::der::{DerError, Reader};
 
 /// id-ct-compressedData, 1.2.840.113549.1.9.16.1.9.
 pub(crate) const ID_CT_COMPRESSED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x09];
 /// id-alg-zlibCompress, 1.2.840.113549.1.9.16.3.8.
 const ID_ALG_ZLIB: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x03, 0x08];
 
+#[cfg(test)]
 /// Why a compressed layer could not be opened ("decompression-failed").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum DecompressError {
@@ -39,6 +43,7 @@ pub(crate) enum DecompressError {
     TooLarge,
 }
 
+#[cfg(test)]
 /// The decompressed content of a DER/BER `ContentInfo` of type CompressedData, at
 /// most `limit` bytes.
 pub(crate) fn decompress(der: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
@@ -68,6 +73,7 @@ pub(crate) fn decompress(der: &[u8], limit: usize) -> Result<Vec<u8>, Decompress
     inflate(&zlib, limit)
 }
 
+#[cfg(test)]
 fn inflate(zlib: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);

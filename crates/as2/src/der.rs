@@ -18,6 +18,7 @@ pub(crate) const SEQUENCE: u8 = 0x30;
 pub(crate) const SET: u8 = 0x31;
 /// `[0]` constructed (EXPLICIT, or IMPLICIT over a constructed type).
 pub(crate) const CONTEXT_0: u8 = 0xa0;
+#[cfg(test)]
 /// A BER constructed OCTET STRING (segments).
 const OCTET_STRING_CONSTRUCTED: u8 = 0x24;
 
@@ -34,6 +35,7 @@ pub(crate) enum DerError {
     TooDeep,
     #[error("unexpected tag {0:#04x}")]
     UnexpectedTag(u8),
+    #[cfg(test)]
     #[error("content larger than allowed")]
     TooLarge,
 }
@@ -61,6 +63,7 @@ impl<'a> Tlv<'a> {
         self.children()?.next()
     }
 
+    #[cfg(test)]
     /// Appends the octets of an OCTET STRING, primitive or (BER) constructed from
     /// segments, refusing to grow `out` beyond `limit` bytes.
     pub(crate) fn octets_into(&self, out: &mut Vec<u8>, limit: usize) -> Result<(), DerError> {

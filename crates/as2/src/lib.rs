@@ -11,17 +11,17 @@
 //! # Receiver pipeline
 //!
 //! ```text
-//! POST /as2 ──▶ body ≤ max_message_bytes (413 above), read within request_timeout (408)
+//! POST /as2 ──▶ body ≤ max_message_bytes (413 above) into a scratch file, within request_timeout (408)
 //!   │
 //!   ├─ headers.rs  AS2-From, AS2-To, Message-ID ──────────── missing/invalid ─▶ 400, no MDN
 //!   │              Disposition-Notification-To/-Options, Receipt-Delivery-Option
 //!   ├─ gateway.partnership(peer, from, to) ─── UnknownPartner ─▶ MDN unknown-trading-partner (unsigned, sync)
 //!   │                                        └ KeysNotLoaded ──▶ 503, no MDN (partner retries)
 //!   ├─ cms::Keys::load (PEM → openssl) ────────────── unusable ─▶ 503, no MDN, error logged
-//!   ├─ receive.rs (blocking thread pool), any order, ≤ 8 layers:
-//!   │     application/pkcs7-mime enveloped-data ─ cms::decrypt (our key + cert)
-//!   │     multipart/signed (pkcs7-signature) ──── cms::verify (partner cert only, exact bytes)
-//!   │     application/pkcs7-mime compressed-data  compress::decompress (DER walk + zlib, bounded)
+//!   ├─ receive.rs (blocking thread pool, on scratch files), any order, ≤ 8 layers:
+//!   │     application/pkcs7-mime enveloped-data ─ decrypt_stream (our key; BER streamed)
+//!   │     multipart/signed (pkcs7-signature) ──── verify_stream (partner cert only, exact bytes)
+//!   │     application/pkcs7-mime compressed-data  inflate_stream (zlib, bounded)
 //!   │     anything else ───────────────────────── the payload: body decoded per CTE, filename
 //!   │   then require_encrypted / require_signed, then the MIC (mic.rs)
 //!   ├─ gateway.deliver(As2Delivery) ─── Accepted | Duplicate ─▶ MDN processed + Received-Content-MIC
@@ -110,6 +110,7 @@
 //! | `mime.rs` | entities, parameters, multipart parts with exact bytes, transfer encodings |
 //! | `der.rs`, `compress.rs` | a bounded BER/DER reader and writer; RFC 5402 compression both ways |
 //! | `cms.rs` | keys, decrypt, encrypt, verify, sign (openssl) |
+//! | `ber_stream.rs`, `decrypt_stream.rs`, `inflate_stream.rs`, `verify_stream.rs` | streaming CMS over `Read`/`Write` in bounded memory: how the receiver takes messages apart |
 //! | `mic.rs` | MIC algorithms ([`MicAlg`]) and the Received-Content-MIC |
 //! | `receive.rs` | the layer peeling and the security policy (pure) |
 //! | `mdn.rs` | the MDN: report, signature, HTTP headers (pure) |
@@ -187,6 +188,7 @@
 
 #![forbid(unsafe_code)]
 
+mod ber_stream;
 mod cms;
 mod compose;
 mod compress;

@@ -18,7 +18,7 @@ use crate::mic::{Mic, MicAlg};
 use crate::mime::{Headers, parse_entity};
 use crate::mime_file::{FileMimeError, decode_in, multipart_parts_in, parse_entity_in};
 use crate::scratch::{Hashing, Scratch, mic_of};
-use crate::{decrypt_stream, inflate_stream, verify_stream};
+use crate::{ber_stream, decrypt_stream, inflate_stream, verify_stream};
 
 /// Most layers peeled before giving up (pyas2lib nests at most three).
 const MAX_LAYERS: usize = 8;
@@ -127,7 +127,7 @@ fn classify(headers: &Headers, body: &FileRegion, scratch: &Scratch) -> Result<L
                 )),
                 _ => {
                     let der = decode_in(headers, body, scratch).map_err(mime_failure(Failure::Unexpected))?;
-                    match decrypt_stream::sniff(&der.slice(0, SNIFF_BYTES).to_vec(SNIFF_BYTES as usize)?) {
+                    match ber_stream::sniff(&der.slice(0, SNIFF_BYTES).to_vec(SNIFF_BYTES as usize)?) {
                         CmsKind::Enveloped => Ok(Layer::Enveloped(der)),
                         CmsKind::Compressed => Ok(Layer::Compressed(der)),
                         CmsKind::Signed => Err(unexpected("opaque signed-data is not supported")),
@@ -284,16 +284,27 @@ fn signature_der(part: &FileRegion) -> Result<Vec<u8>, Failure> {
     Ok(entity.headers.decode(entity.body).map_err(|e| authentication(&e))?.into_owned())
 }
 
+/// Writing the scratch file is our problem (local); anything else the message's.
 fn decrypt_failure(error: decrypt_stream::DecryptError) -> Failure {
-    Failure::Decryption(error.to_string())
+    match error {
+        decrypt_stream::DecryptError::Write(error) => Failure::from(error),
+        other => Failure::Decryption(other.to_string()),
+    }
 }
 
 fn inflate_failure(error: inflate_stream::InflateError) -> Failure {
-    Failure::Decompression(error.to_string())
+    match error {
+        inflate_stream::InflateError::Write(error) => Failure::from(error),
+        other => Failure::Decompression(other.to_string()),
+    }
 }
 
+/// The content is read from our scratch file: a read error is local.
 fn verify_failure(error: verify_stream::VerifyError) -> Failure {
-    Failure::Authentication(error.to_string())
+    match error {
+        verify_stream::VerifyError::Read(error) => Failure::from(error),
+        other => Failure::Authentication(other.to_string()),
+    }
 }
 
 fn check_policy(seen: &Seen, policy: &Policy) -> Result<(), Failure> {
