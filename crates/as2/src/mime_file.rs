@@ -150,6 +150,7 @@ fn multipart_parts_chunked(body: &FileRegion, boundary: &str, chunk: usize) -> R
             eof = read == 0;
             window.extend_from_slice(&buffer[..read]);
         }
+        let mut waiting = false;
         while let Some(found) = memchr::memmem::find(&window[search..], delimiter.as_bytes()) {
             let at = search + found;
             if at > 0 && window[at - 1] != b'\n' {
@@ -159,7 +160,10 @@ fn multipart_parts_chunked(body: &FileRegion, boundary: &str, chunk: usize) -> R
             }
             let verdict = match judge(&window, at, delimiter.len(), eof) {
                 Some(verdict) => verdict,
-                None => break,
+                None => {
+                    waiting = true;
+                    break;
+                }
             };
             search = at + 1;
             let Delimiter::Yes { closing, next } = verdict else { continue };
@@ -180,6 +184,10 @@ fn multipart_parts_chunked(body: &FileRegion, boundary: &str, chunk: usize) -> R
         }
         if eof {
             return Err(MimeError::BadMultipart.into());
+        }
+        if !waiting {
+            // No delimiter starts before the last `delimiter.len() - 1` bytes.
+            search = search.max(window.len().saturating_sub(delimiter.len() - 1));
         }
         // Keep what a candidate still needs: its two bytes before, and a partial
         // delimiter at the end.
