@@ -24,8 +24,8 @@ pub enum RemoteError {
     #[error("{what}: connection lost: {reason}")]
     Broken { what: String, reason: String },
     /// The server's TLS certificate is not trusted, or TLS could not be set up.
-    #[error("TLS with {address} failed: {reason}")]
-    Tls { address: String, reason: String },
+    #[error("TLS with {peer} failed: {reason}")]
+    Tls { peer: String, reason: String },
     /// The SSH host key is not the expected one (nothing was sent after it).
     #[error("refusing {address}: {reason}")]
     HostKey { address: String, reason: String },

@@ -80,7 +80,7 @@ async fn open(endpoint: &Endpoint) -> Result<AsyncRustlsFtpStream, RemoteError> 
     let config = crate::tls::client_config(&endpoint.tls, &[])?;
     let connector = AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(Arc::new(config)));
     ftp.into_secure(connector, &endpoint.host).await.map_err(|e| match e {
-        FtpError::SecureError(reason) => RemoteError::Tls { address: address.clone(), reason },
+        FtpError::SecureError(reason) => RemoteError::Tls { peer: address.clone(), reason },
         other => reply::classify("AUTH TLS", None, other),
     })
 }

@@ -196,7 +196,7 @@ async fn excerpt(response: &mut reqwest::Response, stall: Duration, what: &str) 
 /// broken exchanges are transient.
 fn classify(url: &str, error: reqwest::Error) -> RemoteError {
     if let Some(reason) = tls_refusal(&error) {
-        return RemoteError::Tls { address: url.to_owned(), reason };
+        return RemoteError::Tls { peer: url.to_owned(), reason };
     }
     let reason = chain(&error);
     if error.is_builder() {
@@ -208,20 +208,21 @@ fn classify(url: &str, error: reqwest::Error) -> RemoteError {
     }
 }
 
-/// A rustls certificate or handshake refusal somewhere in the error's causes.
+/// A rustls certificate or alert refusal somewhere in the error's causes
+/// (hyper wraps it in nested `io::Error`s, whose `source` skips it: descend
+/// into them with `get_ref`).
 fn tls_refusal(error: &reqwest::Error) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
-        let inner =
-            current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|e| e as &dyn std::error::Error);
-        for candidate in [Some(current), inner].into_iter().flatten() {
-            if let Some(tls) = candidate.downcast_ref::<rustls::Error>()
-                && matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_))
-            {
-                return Some(tls.to_string());
-            }
+        if let Some(tls) = current.downcast_ref::<rustls::Error>()
+            && matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_))
+        {
+            return Some(tls.to_string());
         }
-        cause = current.source();
+        cause = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     None
 }

@@ -18,6 +18,10 @@ pub struct RemoteEntry {
 
 /// One logged-in connection to a partner's server. Paths are the server's:
 /// absolute, or relative to the login directory.
+///
+/// A refusal (`Refused`, `NotFound`) leaves the session usable. After a
+/// `Timeout` or `Broken` error the connection may be out of step (an FTP reply
+/// may still be on its way): drop the session and connect again.
 #[async_trait::async_trait]
 pub trait Session: Send {
     /// The plain files of `dir` (no directories, links or specials; `.`/`..` never).

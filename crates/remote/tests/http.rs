@@ -98,3 +98,25 @@ async fn a_closed_port_is_transient_and_a_missing_file_permanent() {
     assert!(matches!(error, RemoteError::Local { .. }), "{error:?}");
     assert!(!error.is_transient());
 }
+
+#[tokio::test]
+async fn https_trusts_the_pinned_certificate_only() {
+    let ca = common::vsftpd::TestCa::new("https test CA");
+    let (cert, key) = ca.server_certificate();
+    let (addr, log) = common::http_server::start_tls(&cert, &key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = file(&dir, b"over TLS");
+    let mut send = request(addr, "/accepted");
+    send.url = format!("https://localhost:{}/accepted", addr.port());
+    for trust in [cert.clone(), ca.cert_pem.clone()] {
+        send.tls = TlsTrust::Pinned(trust);
+        let reply = http_send(&send, &body).await.unwrap();
+        assert_eq!(reply.status, 201);
+    }
+    assert_eq!(log.lock().unwrap().len(), 2);
+
+    send.tls = TlsTrust::Pinned(common::vsftpd::TestCa::new("someone else").cert_pem);
+    let refused = http_send(&send, &body).await.unwrap_err();
+    assert!(matches!(refused, RemoteError::Tls { .. }), "{refused:?}");
+    assert!(!refused.is_transient());
+}

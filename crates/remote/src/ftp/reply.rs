@@ -15,7 +15,7 @@ pub(super) fn classify(what: &str, path: Option<&str>, error: FtpError) -> Remot
         }
         FtpError::ConnectionError(e) => RemoteError::Broken { what: what.to_owned(), reason: e.to_string() },
         FtpError::SecureError(reason) if reason.contains("certificate") => {
-            RemoteError::Tls { address: what.to_owned(), reason }
+            RemoteError::Tls { peer: format!("the data connection of {what}"), reason }
         }
         FtpError::SecureError(reason) => RemoteError::Broken { what: what.to_owned(), reason },
         FtpError::BadResponse => RemoteError::Refused {
