@@ -153,8 +153,13 @@ fn check_mdn(mdn: &str, mic: &str) -> Result<(), BoxError> {
     if !disposition.contains("processed") || disposition.contains("error") || disposition.contains("failed") {
         return Err(format!("the MDN does not say processed: {disposition:?}").into());
     }
-    if !mdn.contains(mic) {
-        return Err(format!("the MDN does not carry the MIC {mic:?}").into());
+    let carried = mdn
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("received-content-mic:"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, value)| value.trim());
+    if carried != Some(mic) {
+        return Err(format!("the MDN carries the MIC {carried:?}, not {mic:?}").into());
     }
     Ok(())
 }
@@ -194,6 +199,7 @@ mod tests {
         let digest = sha2::Sha256::digest(&written);
         assert_eq!(mic, format!("{}, sha256", base64::engine::general_purpose::STANDARD.encode(digest)));
         assert!(check_mdn("Disposition: automatic-action/MDN-sent-automatically; processed\r\nX: y", "m").is_err());
+        assert!(check_mdn("Disposition: x; processed\r\nReceived-Content-MIC: other", "m").is_err());
         assert!(check_mdn("Disposition: x; processed/error: decryption-failed\r\nm", "m").is_err());
         assert!(check_mdn("Disposition: x; processed\r\nReceived-Content-MIC: m", "m").is_ok());
     }
