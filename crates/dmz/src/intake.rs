@@ -134,6 +134,7 @@ impl Intake {
             sha256,
             mail: arrival.mail.map(Box::new),
             as2: arrival.as2.map(Box::new),
+            fetched: None,
         };
         NewItem {
             id: id.as_u128(),

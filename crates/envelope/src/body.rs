@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::outbound::{FetchRequest, PickedUp, RequestOutcome, SendRequest};
+
 /// The kind of an envelope and its typed fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
@@ -14,6 +16,14 @@ pub enum Body {
     ConfigPush(DmzConfig),
     /// Nothing to say; proves the link is alive.
     Heartbeat(Heartbeat),
+    /// Collect files from a partner's server (inner → DMZ).
+    Fetch(FetchRequest),
+    /// Push one file to a partner (inner → DMZ). Carries a payload.
+    Send(SendRequest),
+    /// How a fetch or send ended (DMZ → inner).
+    Outcome(RequestOutcome),
+    /// A partner downloaded a pickup file (DMZ → inner).
+    PickedUp(PickedUp),
 }
 
 impl Body {
@@ -21,7 +31,12 @@ impl Body {
     pub fn channel(&self) -> Option<&str> {
         match self {
             Body::Delivery(meta) => Some(&meta.channel),
-            Body::ConfigPush(_) | Body::Heartbeat(_) => None,
+            Body::ConfigPush(_)
+            | Body::Heartbeat(_)
+            | Body::Fetch(_)
+            | Body::Send(_)
+            | Body::Outcome(_)
+            | Body::PickedUp(_) => None,
         }
     }
 
@@ -31,6 +46,10 @@ impl Body {
             Body::Delivery(_) => "delivery",
             Body::ConfigPush(_) => "config-push",
             Body::Heartbeat(_) => "heartbeat",
+            Body::Fetch(_) => "fetch",
+            Body::Send(_) => "send",
+            Body::Outcome(_) => "outcome",
+            Body::PickedUp(_) => "picked-up",
         }
     }
 }
@@ -105,6 +124,19 @@ pub struct DeliveryMeta {
     /// AS2 only: the message's identity and security.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as2: Option<Box<As2Meta>>,
+    /// Fetched from a partner's server by a job (not uploaded by the partner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<Box<FetchedMeta>>,
+}
+
+/// Where a fetch job found a delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchedMeta {
+    pub job: String,
+    /// The remote's name in the inner's config.
+    pub remote: String,
+    /// The file's path on the partner's server.
+    pub remote_path: String,
 }
 
 /// An AS2 message as received (the payload is its innermost content).
@@ -178,6 +210,20 @@ pub struct DmzConfig {
     /// Our AS2 private keys, by our AS2 id. Memory only on the DMZ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub as2_keys: Vec<As2Key>,
+    /// The key that opens the credentials sealed inside fetch and send requests.
+    /// Memory only on the DMZ, like `as2_keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_key: Option<SealKey>,
+}
+
+/// The AES-256-GCM key of [`crate::SealedSecret`]s. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealKey(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealKey(<redacted>)")
+    }
 }
 
 /// One of our AS2 private keys. `Debug` never shows it.
@@ -241,6 +287,10 @@ pub struct ChannelVerifiers {
     /// The channel's AS2 partnership, if it receives AS2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as2: Option<As2Verifier>,
+    /// The partner servers (`host:port`, see [`crate::dial_address`]) that fetch and
+    /// send requests of this channel may make the DMZ dial. Nothing else is dialled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dial: Vec<String>,
 }
 
 /// One partner login: a password hash (argon2, PHC string) and/or public keys.

@@ -49,6 +49,7 @@ mod tests {
                 sha256: Sha256([7; 32]),
                 mail: None,
                 as2: None,
+                fetched: None,
             }),
             payload: Some(Payload::Inline(payload)),
         }

@@ -35,11 +35,16 @@ mod body;
 mod codec;
 mod frame;
 mod id;
+mod outbound;
 mod path;
 
 pub use body::{
-    As2Key, As2Meta, As2Verifier, Body, ChannelVerifiers, DeliveryMeta, DmzConfig, Heartbeat, LoginVerifier, MailMeta,
-    Partner, PartnerListener, Payload, Protocol, Sha256,
+    As2Key, As2Meta, As2Verifier, Body, ChannelVerifiers, DeliveryMeta, DmzConfig, FetchedMeta, Heartbeat,
+    LoginVerifier, MailMeta, Partner, PartnerListener, Payload, Protocol, SealKey, Sha256,
+};
+pub use outbound::{
+    AfterFetch, As2Send, FetchRequest, PickedUp, RemoteProtocol, RemoteTarget, RequestKind, RequestOutcome,
+    SealedSecret, SecretKind, SeenFile, SendRequest, dial_address,
 };
 pub use codec::{DecodeError, decode, encode};
 pub use frame::{Ack, AckOutcome, Envelope, Frame, Hello, NodeRole};

@@ -50,9 +50,11 @@ pub fn partner_config(settings: &InnerSettings, generation: u64) -> DmzConfig {
                     require_signed: a.require_signed,
                     require_encrypted: a.require_encrypted,
                 }),
+                dial: Vec::new(),
             })
             .collect(),
         as2_keys: as2_keys(settings),
+        seal_key: None,
     }
 }
 

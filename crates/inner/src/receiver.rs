@@ -107,6 +107,9 @@ impl InnerReceiver {
                 }
                 Body::Heartbeat(_) => Some(AckOutcome::Committed),
                 Body::ConfigPush(_) => Some(AckOutcome::Rejected { reason: "the inner owns the config".into() }),
+                other @ (Body::Fetch(_) | Body::Send(_) | Body::Outcome(_) | Body::PickedUp(_)) => {
+                    Some(AckOutcome::Rejected { reason: format!("the inner does not take {} envelopes yet", other.kind()) })
+                }
             };
             outcomes.push((envelope.id, outcome));
         }

@@ -223,6 +223,7 @@ mod tests {
                 sha256: Sha256([0; 32]),
                 mail: None,
                 as2: None,
+                fetched: None,
             }),
             payload: Some(Payload::Inline(bytes.to_vec())),
         }

@@ -29,6 +29,7 @@ fn item(path: &str, bytes: &[u8]) -> NewItem {
         sha256: Sha256([0; 32]),
         mail: None,
         as2: None,
+        fetched: None,
     };
     NewItem {
         id: EnvelopeId::generate().as_u128(),

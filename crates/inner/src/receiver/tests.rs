@@ -19,6 +19,7 @@ fn meta(channel: &str, bytes: &[u8]) -> DeliveryMeta {
         sha256: Sha256(sha2::Sha256::digest(bytes).into()),
         mail: None,
         as2: None,
+        fetched: None,
     }
 }
 

@@ -121,6 +121,7 @@ pub fn delivery(channel: &str, index: usize) -> Envelope {
             sha256: Sha256([1; 32]),
             mail: None,
             as2: None,
+            fetched: None,
         }),
         payload: Some(Payload::Inline(bytes)),
     }
