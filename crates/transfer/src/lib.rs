@@ -9,3 +9,24 @@
 #![forbid(unsafe_code)]
 
 pub mod seal;
+pub mod error;
+pub mod fetch;
+pub mod send;
+pub mod retry;
+
+pub use error::TransferError;
+pub use fetch::{FetchSink, FetchedFile, fetch, fetched_id};
+pub use send::send;
+
+/// A credential opened from its seal (or read from the inner's own files for
+/// `via_dmz = false`). Wiped from memory when dropped; `Debug` never shows it.
+pub struct Plain {
+    pub kind: envelope::SecretKind,
+    pub bytes: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plain({:?}, <redacted>)", self.kind)
+    }
+}
