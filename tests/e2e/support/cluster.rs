@@ -43,6 +43,12 @@ pub struct ClusterOptions {
     pub dmz_smtp_extra: String,
     /// A `[channels.as2]` table for the first channel.
     pub as2: Option<String>,
+    /// Keys for the first channel's table (e.g. `outbox_remote = "…"`).
+    pub channel_keys: String,
+    /// Sub-tables of the first channel (e.g. `[[channels.remotes]]`).
+    pub channel_tables: String,
+    /// Top-level tables of inner.toml (e.g. `[[jobs]]`).
+    pub inner_extra: String,
 }
 
 impl Default for ClusterOptions {
@@ -60,6 +66,9 @@ impl Default for ClusterOptions {
             smtp_auth_required: Vec::new(),
             dmz_smtp_extra: String::new(),
             as2: None,
+            channel_keys: String::new(),
+            channel_tables: String::new(),
+            inner_extra: String::new(),
         }
     }
 }
@@ -319,16 +328,19 @@ fn inner_toml(dir: &Path, o: &ClusterOptions, (dmz_ms, inner_ms): (u16, u16), ad
     let keys = o.partner_keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
     let channels = o.channels.iter().map(|c| (c, false)).chain(o.invisible.iter().map(|c| (c, true)));
     for (name, invisible) in channels {
+        let first = Some(name) == o.channels.first();
         text += &format!(
-            "\n[[channels]]\nname = \"{name}\"\ninvisible_to_dmz = {invisible}\nftp_tls_required = {tls}\n\
+            "\n[[channels]]\nname = \"{name}\"\n{keys_here}invisible_to_dmz = {invisible}\nftp_tls_required = {tls}\n\
              smtp_addresses = [\"{name}@dmz.test\", \"{name}-2@dmz.test\"]\nsmtp_auth_required = {auth}\n\n\
              [[channels.logins]]\nuser = \"{name}-user\"\npassword_hash = \"{DEMO_HASH}\"\npublic_keys = [{keys}]\n",
             tls = o.ftp_tls_required.contains(name),
             auth = o.smtp_auth_required.contains(name),
+            keys_here = if first { o.channel_keys.as_str() } else { "" },
         );
-        if Some(name) == o.channels.first() {
+        if first {
             text += o.as2.as_deref().unwrap_or_default();
+            text += &o.channel_tables;
         }
     }
-    text + &o.profiles + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n"
+    text + &o.profiles + "\n[[profiles]]\nname = \"all\"\nchannel = \"*\"\npath = \"**\"\n" + &o.inner_extra
 }

@@ -7,6 +7,8 @@ pub mod clients;
 pub mod cluster;
 pub mod http;
 pub mod mail;
+pub mod outbound;
+pub mod partners;
 pub mod payloads;
 
 pub use check::{Item, assert_delivered, inject_many};
