@@ -12,6 +12,7 @@ mod delivery;
 mod demo;
 mod invisible;
 mod outbound_fetch;
+mod outbound_mail_as2;
 mod outbound_pickup;
 mod outbound_send;
 mod partner_as2;

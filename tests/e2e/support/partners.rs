@@ -125,3 +125,79 @@ impl Drop for HttpSink {
         self.task.abort();
     }
 }
+
+/// A partner's mail server: aiosmtpd (`crates/smtp/tests/py/sink.py`) on a free
+/// port, storing each message as `<n>.eml`. Killed when dropped.
+pub struct MailSink {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl MailSink {
+    pub fn start() -> MailSink {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/smtp/tests/py/sink.py");
+        let (child, port) = ready_child(super::clients::python().arg(script).arg("--dir").arg(dir.path()));
+        MailSink { port, dir, child }
+    }
+
+    /// The `n`-th message (from 1), once it is there.
+    pub fn message(&self, n: usize) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.path().join(format!("{n}.eml"))).ok()
+    }
+}
+
+impl Drop for MailSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A partner's AS2 server: pyas2lib (`pyas2lib_peer.py serve`) receiving as `org`
+/// from `partner`; payloads land as `<n>.bin`. Killed when dropped.
+pub struct As2Receiver {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl As2Receiver {
+    pub fn start(org: &str, org_key: &Path, partner: &str, partner_cert: &Path) -> As2Receiver {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/as2/tests/py/pyas2lib_peer.py");
+        let mut command = super::clients::python();
+        command.arg(script).args(["serve", "--org", org, "--partner", partner]).arg("--dir").arg(dir.path());
+        command.arg("--org-key").arg(org_key).arg("--partner-cert").arg(partner_cert);
+        let (child, port) = ready_child(&mut command);
+        As2Receiver { port, dir, child }
+    }
+
+    pub fn payload(&self, n: usize) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.path().join(format!("{n}.bin"))).ok()
+    }
+}
+
+impl Drop for As2Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Spawns a script that prints `READY <port>` once it listens; blocks until then.
+fn ready_child(command: &mut std::process::Command) -> (std::process::Child, u16) {
+    use std::io::BufRead as _;
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("python from tests/run's venv");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY line");
+    match line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()) {
+        Some(port) => (child, port),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the partner server did not start: {line:?}");
+        }
+    }
+}
