@@ -3,9 +3,12 @@
 //! [`fetched_id`]), and only then apply the after-action (delete, move, leave).
 
 use async_trait::async_trait;
-use envelope::{EnvelopeId, FetchRequest, SeenFile};
+use envelope::{AfterFetch, EnvelopeId, FetchRequest, SeenFile};
+use remote::{RemoteEntry, Session};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
+use crate::target::{endpoint, remote_error};
 use crate::{Plain, TransferError};
 
 /// One remote file being fetched.
@@ -26,6 +29,9 @@ pub trait FetchSink: Send + Sync {
     /// Reads `source` to its end and commits it durably as a delivery of the
     /// request's channel under envelope id `id` (deduplicated: `Ok(false)` when
     /// that id was committed before). Returns only after the commit.
+    ///
+    /// `source` returns an error instead of its end when the download failed or
+    /// was short: a sink must commit only after a read returned a clean end.
     async fn store(
         &self,
         id: EnvelopeId,
@@ -37,17 +43,101 @@ pub trait FetchSink: Send + Sync {
 
 /// The envelope id of a fetched file: derived from the job, the remote path and the
 /// listed size, so a run repeated after a crash commits the same file once.
+///
+/// The first 128 bits of SHA-256 over `fetch`, channel, job, remote name, remote
+/// path and listed size (decimal, `-` when unknown), NUL-separated.
 pub fn fetched_id(request: &FetchRequest, file: &FetchedFile) -> EnvelopeId {
-    let _ = (request, file);
-    unimplemented_id()
-}
-
-fn unimplemented_id() -> EnvelopeId {
-    EnvelopeId::generate()
+    let size = file.listed_size.map_or_else(|| "-".to_owned(), |size| size.to_string());
+    let mut digest = Sha256::new().chain_update(b"fetch");
+    for part in [&request.channel, &request.job, &request.remote.name, &file.remote_path, &size] {
+        digest = digest.chain_update(b"\0").chain_update(part.as_bytes());
+    }
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.finalize()[..16]);
+    EnvelopeId::from_bytes(bytes)
 }
 
 /// Runs one fetch; returns the files stored (new or duplicate) in this run.
-pub async fn fetch(request: &FetchRequest, secret: &Plain, sink: &dyn FetchSink) -> Result<Vec<SeenFile>, TransferError> {
-    let _ = (request, secret, sink);
-    Err(TransferError::permanent("fetch is not implemented yet"))
+pub async fn fetch(
+    request: &FetchRequest,
+    secret: &Plain,
+    sink: &dyn FetchSink,
+) -> Result<Vec<SeenFile>, TransferError> {
+    let endpoint = endpoint(&request.remote, secret)?;
+    let mut session = remote::connect(&endpoint).await.map_err(|e| remote_error(&e))?;
+    let result = fetch_listed(session.as_mut(), request, sink).await;
+    if result.is_ok() {
+        // The files are stored and their after-actions done: a failed logout
+        // changes nothing for them.
+        let _ = session.close().await;
+    }
+    result
 }
+
+async fn fetch_listed(
+    session: &mut dyn Session,
+    request: &FetchRequest,
+    sink: &dyn FetchSink,
+) -> Result<Vec<SeenFile>, TransferError> {
+    let listed = session.list(&request.directory).await.map_err(|e| remote_error(&e))?;
+    let mut stored = Vec::new();
+    for entry in wanted(request, listed) {
+        let file = FetchedFile {
+            remote_path: remote::join(&request.directory, &entry.name),
+            name: entry.name,
+            listed_size: entry.size,
+        };
+        fetch_one(session, request, &file, sink).await?;
+        after(session, request, &file).await?;
+        stored.push(SeenFile { name: file.name, size: file.listed_size });
+    }
+    Ok(stored)
+}
+
+/// The files to take, in name order: matching the pattern, not seen before.
+fn wanted(request: &FetchRequest, mut listed: Vec<RemoteEntry>) -> Vec<RemoteEntry> {
+    let seen = |entry: &RemoteEntry| {
+        request
+            .seen
+            .iter()
+            .any(|seen| seen.name == entry.name && (request.after != AfterFetch::Leave || seen.size == entry.size))
+    };
+    listed.retain(|entry| entry.is_file && remote::pattern_matches(&request.pattern, &entry.name) && !seen(entry));
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    listed
+}
+
+/// Streams one file into the sink (see `pipe`); `Ok` once the sink committed it.
+async fn fetch_one(
+    session: &mut dyn Session,
+    request: &FetchRequest,
+    file: &FetchedFile,
+    sink: &dyn FetchSink,
+) -> Result<bool, TransferError> {
+    let (writer, mut reader) = crate::pipe::pipe(file.listed_size);
+    let id = fetched_id(request, file);
+    // The reader is dropped when the store ends, so a sink that stops early makes
+    // the download's next write fail instead of waiting on a full pipe.
+    let store = async move { sink.store(id, request, file, &mut reader).await };
+    let (downloaded, stored) = tokio::join!(writer.download(session, &file.remote_path), store);
+    match (downloaded, stored) {
+        // The download broke because the sink stopped reading: the sink's error
+        // is the cause.
+        (Err(remote::RemoteError::Local { .. }), Err(error)) | (Ok(_), Err(error)) => Err(error),
+        (Err(error), _) => Err(remote_error(&error)),
+        (Ok(_), Ok(new)) => Ok(new),
+    }
+}
+
+/// Deletes or moves the stored file on the server (nothing for `Leave`).
+async fn after(session: &mut dyn Session, request: &FetchRequest, file: &FetchedFile) -> Result<(), TransferError> {
+    let done = match &request.after {
+        AfterFetch::Delete => session.delete(&file.remote_path).await,
+        AfterFetch::Move(directory) => session.rename(&file.remote_path, &remote::join(directory, &file.name)).await,
+        AfterFetch::Leave => Ok(()),
+    };
+    done.map_err(|e| remote_error(&e))
+}
+
+#[cfg(test)]
+mod tests;
