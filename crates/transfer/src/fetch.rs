@@ -31,7 +31,10 @@ pub trait FetchSink: Send + Sync {
     /// that id was committed before). Returns only after the commit.
     ///
     /// `source` returns an error instead of its end when the download failed or
-    /// was short: a sink must commit only after a read returned a clean end.
+    /// was short: a sink must commit only after a read returned a clean end. A
+    /// sink may answer `Ok(false)` for a known id without reading `source` (the
+    /// rest is drained by the caller); answering `Ok(true)` before the end is an
+    /// error of the sink, reported as a permanent failure.
     async fn store(
         &self,
         id: EnvelopeId,
@@ -116,15 +119,28 @@ async fn fetch_one(
 ) -> Result<bool, TransferError> {
     let (writer, mut reader) = crate::pipe::pipe(file.listed_size);
     let id = fetched_id(request, file);
-    // The reader is dropped when the store ends, so a sink that stops early makes
-    // the download's next write fail instead of waiting on a full pipe.
-    let store = async move { sink.store(id, request, file, &mut reader).await };
-    let (downloaded, stored) = tokio::join!(writer.download(session, &file.remote_path), store);
+    // The reader is dropped when the store ends, so a sink that fails early makes
+    // the download's next write fail instead of waiting on a full pipe. After an
+    // `Ok` the rest is drained: a sink may answer a duplicate without reading, and
+    // the download must still end normally to keep the session in step.
+    let store = async move {
+        let stored = sink.store(id, request, file, &mut reader).await;
+        let rest = match stored {
+            Ok(_) => tokio::io::copy(&mut reader, &mut tokio::io::sink()).await.ok(),
+            Err(_) => None,
+        };
+        (stored, rest)
+    };
+    let (downloaded, (stored, rest)) = tokio::join!(writer.download(session, &file.remote_path), store);
     match (downloaded, stored) {
         // The download broke because the sink stopped reading: the sink's error
         // is the cause.
         (Err(remote::RemoteError::Local { .. }), Err(error)) | (Ok(_), Err(error)) => Err(error),
         (Err(error), _) => Err(remote_error(&error)),
+        (Ok(_), Ok(true)) if rest.is_some_and(|rest| rest > 0) => Err(TransferError::permanent(format!(
+            "the sink committed {} as {id} before reading it to its end",
+            file.remote_path
+        ))),
         (Ok(_), Ok(new)) => Ok(new),
     }
 }

@@ -126,6 +126,19 @@ async fn a_failing_sink_leaves_the_remote_file(server: Server) {
     assert!(sink.stored("b.xml").is_none());
 }
 
+async fn a_duplicate_answered_unread_is_still_deleted(server: Server) {
+    let big = fill(&server);
+    let sink = DirSink { duplicates_unread: true, ..DirSink::new() };
+    let secret = password(&TestUser::get().password);
+    let first = transfer::fetch(&server.request("*.xml", AfterFetch::Leave), &secret, &sink).await.unwrap();
+    // The rerun (say after a crash before the deletes): both are duplicates, the
+    // sink reads neither, the 3 MiB download is drained and both are deleted.
+    let again = transfer::fetch(&server.request("*.xml", AfterFetch::Delete), &secret, &sink).await.unwrap();
+    assert_eq!(first, again);
+    assert!(!server.remote_has("outbox/a.xml") && !server.remote_has("outbox/b.xml"), "deleted");
+    assert_eq!((sink.ids().len(), sink.stored("b.xml").unwrap()), (2, big));
+}
+
 async fn a_wrong_password_is_permanent_and_not_shown(server: Server) {
     fill(&server);
     let sink = DirSink::new();
@@ -160,6 +173,7 @@ on_both!(
     leave_with_seen_fetches_nothing_the_second_time,
     a_failing_sink_leaves_the_remote_file,
     a_wrong_password_is_permanent_and_not_shown,
+    a_duplicate_answered_unread_is_still_deleted,
 );
 
 #[tokio::test]
