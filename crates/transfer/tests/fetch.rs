@@ -139,6 +139,25 @@ async fn a_duplicate_answered_unread_is_still_deleted(server: Server) {
     assert_eq!((sink.ids().len(), sink.stored("b.xml").unwrap()), (2, big));
 }
 
+async fn a_file_that_shrinks_while_fetched_is_not_committed(server: Server) {
+    fill(&server);
+    // When the sink gets a.xml, b.xml (listed with 3 MiB) is cut to 1 MiB: its
+    // download ends early and cleanly, its size does not match the listing.
+    let outbox = server.scratch.data().join("outbox");
+    let cut = move |file: &transfer::FetchedFile| {
+        if file.name == "a.xml" {
+            std::fs::write(outbox.join("b.xml"), payload(1 << 20)).unwrap();
+        }
+    };
+    let sink = DirSink { before: Some(Box::new(cut)), ..DirSink::new() };
+    let secret = password(&TestUser::get().password);
+    let error = transfer::fetch(&server.request("*.xml", AfterFetch::Delete), &secret, &sink).await.unwrap_err();
+    assert!(error.transient && error.detail.contains("changed while fetched"), "{error:?}");
+    assert_eq!(sink.stored("a.xml").unwrap(), b"<a/>");
+    assert!(sink.stored("b.xml").is_none(), "the short file was not committed");
+    assert!(!server.remote_has("outbox/a.xml") && server.remote_has("outbox/b.xml"), "only a.xml deleted");
+}
+
 async fn a_wrong_password_is_permanent_and_not_shown(server: Server) {
     fill(&server);
     let sink = DirSink::new();
@@ -174,6 +193,7 @@ on_both!(
     a_failing_sink_leaves_the_remote_file,
     a_wrong_password_is_permanent_and_not_shown,
     a_duplicate_answered_unread_is_still_deleted,
+    a_file_that_shrinks_while_fetched_is_not_committed,
 );
 
 #[tokio::test]

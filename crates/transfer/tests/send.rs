@@ -87,6 +87,22 @@ async fn http_post_put_and_the_classification_of_failures() {
 }
 
 #[tokio::test]
+async fn https_trusts_the_pinned_certificate_only() {
+    let (cert_pem, key_pem) = TestCa::new("transfer https CA").server_certificate();
+    let (addr, log) = common::http_server::start_tls(&cert_pem, &key_pem).await;
+    let local = tempfile::tempdir().unwrap();
+    let mut remote = target(RemoteProtocol::Https, addr.port(), "");
+    remote.url_path = Some("/accepted".into());
+    let (request, path) = send_request(remote.clone(), local.path(), "a.bin", b"over tls");
+    let error = transfer::send(&request, &password(""), None, &path).await.unwrap_err();
+    assert!(!error.transient, "not in the system trust store: {error:?}");
+    remote.tls_cert_pem = Some(cert_pem);
+    let (request, path) = send_request(remote, local.path(), "a.bin", b"over tls");
+    assert_eq!(transfer::send(&request, &password(""), None, &path).await.unwrap(), "HTTP 201 accepted, thank you");
+    assert_eq!(log.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn pickup_wrong_sizes_and_missing_as2_keys_are_refused() {
     let local = tempfile::tempdir().unwrap();
     let (request, path) = send_request(target(RemoteProtocol::Pickup, 1, ""), local.path(), "p", b"p");

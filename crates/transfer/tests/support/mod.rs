@@ -17,17 +17,25 @@ use transfer::{FetchSink, FetchedFile, Plain, TransferError};
 /// Writes each new file to `dir/<name>` (temporary name, fsync, rename) and
 /// remembers its id; a known id is a duplicate. With `fail_after`, gives up with
 /// a transient error once that many bytes of a file were read; with
-/// `duplicates_unread`, answers a known id without reading the file.
+/// `duplicates_unread`, answers a known id without reading the file; `before`
+/// runs first on every file (to change the server under a running fetch).
 pub struct DirSink {
     pub dir: tempfile::TempDir,
     pub ids: Mutex<Vec<EnvelopeId>>,
     pub fail_after: Option<usize>,
     pub duplicates_unread: bool,
+    pub before: Option<Box<dyn Fn(&FetchedFile) + Send + Sync>>,
 }
 
 impl DirSink {
     pub fn new() -> DirSink {
-        DirSink { dir: tempfile::tempdir().unwrap(), ids: Mutex::default(), fail_after: None, duplicates_unread: false }
+        DirSink {
+            dir: tempfile::tempdir().unwrap(),
+            ids: Mutex::default(),
+            fail_after: None,
+            duplicates_unread: false,
+            before: None,
+        }
     }
 
     pub fn failing_after(bytes: usize) -> DirSink {
@@ -52,6 +60,9 @@ impl FetchSink for DirSink {
         file: &FetchedFile,
         source: &mut (dyn AsyncRead + Unpin + Send),
     ) -> Result<bool, TransferError> {
+        if let Some(before) = &self.before {
+            before(file);
+        }
         let failed = |e: std::io::Error| TransferError::transient(format!("sink: {e}"));
         if let Some(limit) = self.fail_after {
             let mut first = vec![0u8; limit];
