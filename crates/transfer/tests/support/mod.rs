@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use transfer::{FetchSink, FetchedFile, Plain, TransferError};
 
+/// What a [`DirSink`] runs before storing a file.
+pub type Before = dyn Fn(&FetchedFile) + Send + Sync;
+
 /// Writes each new file to `dir/<name>` (temporary name, fsync, rename) and
 /// remembers its id; a known id is a duplicate. With `fail_after`, gives up with
 /// a transient error once that many bytes of a file were read; with
@@ -24,7 +27,7 @@ pub struct DirSink {
     pub ids: Mutex<Vec<EnvelopeId>>,
     pub fail_after: Option<usize>,
     pub duplicates_unread: bool,
-    pub before: Option<Box<dyn Fn(&FetchedFile) + Send + Sync>>,
+    pub before: Option<Box<Before>>,
 }
 
 impl DirSink {
