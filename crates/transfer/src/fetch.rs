@@ -129,19 +129,22 @@ async fn fetch_one(
             Ok(_) => tokio::io::copy(&mut reader, &mut tokio::io::sink()).await.ok(),
             Err(_) => None,
         };
-        (stored, rest)
+        (stored, rest, reader.refused().map(str::to_owned))
     };
-    let (downloaded, (stored, rest)) = tokio::join!(writer.download(session, &file.remote_path), store);
-    match (downloaded, stored) {
-        // The download broke because the sink stopped reading: the sink's error
-        // is the cause.
-        (Err(remote::RemoteError::Local { .. }), Err(error)) | (Ok(_), Err(error)) => Err(error),
-        (Err(error), _) => Err(remote_error(&error)),
-        (Ok(_), Ok(true)) if rest.is_some_and(|rest| rest > 0) => Err(TransferError::permanent(format!(
+    let (downloaded, (stored, rest, refused)) = tokio::join!(writer.download(session, &file.remote_path), store);
+    match (downloaded, stored, refused) {
+        (Err(error), Err(_), _) if !matches!(error, remote::RemoteError::Local { .. }) => Err(remote_error(&error)),
+        // The download was complete but not what was listed: worth another run,
+        // whatever the sink made of the refused end.
+        (_, Err(_), Some(refused)) => Err(TransferError::transient(refused)),
+        // The sink failed on its own (the download then broke on the closed pipe).
+        (_, Err(error), None) => Err(error),
+        (Err(error), Ok(_), _) => Err(remote_error(&error)),
+        (Ok(_), Ok(true), _) if rest.is_some_and(|rest| rest > 0) => Err(TransferError::permanent(format!(
             "the sink committed {} as {id} before reading it to its end",
             file.remote_path
         ))),
-        (Ok(_), Ok(new)) => Ok(new),
+        (Ok(_), Ok(new), _) => Ok(new),
     }
 }
 

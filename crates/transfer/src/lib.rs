@@ -25,7 +25,9 @@
 //!   one). A failed or short download makes the reader fail instead of ending, so a
 //!   sink that commits only after reading to a clean end never commits part of a
 //!   file (`pipe.rs`). If the sink fails first, the download's next write fails and
-//!   the session stops: nothing hangs on a full pipe.
+//!   the session stops: nothing hangs on a full pipe. If the sink answers `Ok`
+//!   without reading everything (a duplicate recognised by its id), the rest is
+//!   drained so the download ends normally and the session stays usable.
 //! - **After-actions only after a durable store:** delete or move the remote file
 //!   only when `store` returned `Ok` (a new commit or a duplicate). A crash between
 //!   the store and the after-action leaves the file on the server; the next run

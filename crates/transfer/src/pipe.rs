@@ -34,13 +34,19 @@ pub(crate) struct Checked {
     /// The listed size, when the listing gave one.
     expected: Option<u64>,
     read: u64,
+    /// Why the end was refused, once it was: the fetch reports this rather than
+    /// whatever the sink made of the read error.
+    refused: Option<String>,
 }
 
 /// A pipe for a file of `expected` bytes (if known).
 pub(crate) fn pipe(expected: Option<u64>) -> (Writer, Checked) {
     let (writer, reader) = tokio::io::duplex(PIPE_BYTES);
     let outcome = Outcome::default();
-    (Writer { pipe: writer, outcome: outcome.clone() }, Checked { pipe: reader, outcome, expected, read: 0 })
+    (
+        Writer { pipe: writer, outcome: outcome.clone() },
+        Checked { pipe: reader, outcome, expected, read: 0, refused: None },
+    )
 }
 
 impl Writer {
@@ -58,6 +64,11 @@ impl Writer {
 }
 
 impl Checked {
+    /// Why the reader returned an error instead of its end, if it did.
+    pub(crate) fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
+    }
+
     /// The pipe ended: a clean end only for a complete download of the listed size.
     fn end(&self) -> std::io::Result<()> {
         use std::io::{Error, ErrorKind};
@@ -92,7 +103,11 @@ impl AsyncRead for Checked {
             self.read += arrived as u64;
             return Poll::Ready(Ok(()));
         }
-        Poll::Ready(self.end())
+        let end = self.end();
+        if let Err(error) = &end {
+            self.refused = Some(error.to_string());
+        }
+        Poll::Ready(end)
     }
 }
 

@@ -66,7 +66,8 @@ impl FetchSink for DirSink {
         if let Some(before) = &self.before {
             before(file);
         }
-        let failed = |e: std::io::Error| TransferError::transient(format!("sink: {e}"));
+        // Permanent on purpose: a refused end must come out transient anyway.
+        let failed = |e: std::io::Error| TransferError::permanent(format!("sink: {e}"));
         if let Some(limit) = self.fail_after {
             let mut first = vec![0u8; limit];
             source.read_exact(&mut first).await.map_err(failed)?;
