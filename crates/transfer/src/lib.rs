@@ -50,8 +50,8 @@
 //! # Errors
 //! [`TransferError::transient`] says whether the same request may succeed later
 //! (connection refused, timeouts, FTP/SMTP 4xx, HTTP 5xx/429/408, a file that
-//! changed while fetched); everything else is final (login, TLS, host key, 5xx
-//! replies, bad configuration). `detail` carries the server's reply, cut to
+//! changed while fetched); everything else is final (login, TLS, host key, FTP/SMTP
+//! 5xx, other HTTP statuses, bad configuration). `detail` carries the reply, cut to
 //! [`DETAIL_LIMIT`] bytes. There is no retry loop here: callers retry transient
 //! failures, waiting [`retry::delay`]. Each step is bounded by the target's
 //! `connect_timeout_ms` and `io_timeout_ms` (0 means the clients' defaults).
