@@ -62,6 +62,7 @@ async fn inject(State(state): State<AdminState>, Query(params): Query<InjectPara
         path: params.path,
         mail: None,
         as2: None,
+        fetched: None,
     };
     // Spawned: a client that disconnects must not cancel a commit half-way.
     let intake = state.intake.clone();

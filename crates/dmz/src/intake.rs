@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use envelope::{As2Meta, Body, DeliveryMeta, EnvelopeId, MailMeta, Partner, PathError, Protocol, Sha256};
+use envelope::{As2Meta, Body, DeliveryMeta, EnvelopeId, FetchedMeta, MailMeta, Partner, PathError, Protocol, Sha256};
 use sha2::Digest;
 use spool::{NewItem, NewPayload, Spool, SpoolError};
 
@@ -26,6 +26,8 @@ pub struct Arrival {
     pub mail: Option<MailMeta>,
     /// AS2 only: the message's identity and security.
     pub as2: Option<As2Meta>,
+    /// Fetched by a job from a partner's server (not uploaded by the partner).
+    pub fetched: Option<FetchedMeta>,
 }
 
 /// Why a delivery was not accepted. Each protocol maps these to its own reply.
@@ -134,7 +136,7 @@ impl Intake {
             sha256,
             mail: arrival.mail.map(Box::new),
             as2: arrival.as2.map(Box::new),
-            fetched: None,
+            fetched: arrival.fetched.map(Box::new),
         };
         NewItem {
             id: id.as_u128(),

@@ -25,6 +25,8 @@ pub mod intake;
 pub mod listeners;
 mod mail;
 pub mod node;
+pub mod outbound;
+pub mod pickup;
 pub mod receiver;
 mod services;
 mod streamed;
@@ -33,6 +35,9 @@ pub use node::{RunningDmz, start};
 
 /// The spool queue of envelopes waiting to go to the inner node.
 pub const TO_INNER: &str = "to-inner";
+
+/// The spool queue of fetch and send requests from the inner, until they ran.
+pub const REQUESTS: &str = "requests";
 
 /// The spool state key under which the last pushed partner-facing config is kept.
 pub const CONFIG_STATE_KEY: &str = "dmz-config";
