@@ -79,7 +79,7 @@ impl Default for ActiveConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use spool::{SledSpool, SpoolOptions};
 
@@ -133,7 +133,7 @@ mod tests {
     }
 
     /// Files under `dir` whose bytes contain `needle`.
-    fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    pub(crate) fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir(dir).expect("read dir").filter_map(Result::ok) {
             let path = entry.path();

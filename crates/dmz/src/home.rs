@@ -119,9 +119,12 @@ impl Homes {
     /// Renames a directory (with everything below it); received files cannot be
     /// renamed: they are already on their way inside.
     pub async fn rename(&self, channel: &str, from: &VPath, to: &VPath) -> Result<(), FsError> {
+        if from.in_outbox() {
+            return Err(FsError::PermissionDenied("outbox/ is for pickup only"));
+        }
         match self.stat(channel, from)?.kind {
             EntryKind::File => return Err(FsError::PermissionDenied("a received file is already forwarded")),
-            EntryKind::Directory if from.is_root() || from.in_outbox() => {
+            EntryKind::Directory if from.is_root() => {
                 return Err(FsError::PermissionDenied("this directory cannot be renamed"));
             }
             EntryKind::Directory => {}

@@ -27,7 +27,7 @@ impl IntakeSink {
         IntakeSink { intake, stored: Mutex::default() }
     }
 
-    /// The files stored so far (new or duplicate).
+    /// The files stored so far (new or duplicate), each once across attempts.
     pub fn stored(&self) -> Vec<SeenFile> {
         self.stored.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -59,7 +59,10 @@ impl FetchSink for IntakeSink {
         let added = delivery.commit_once().await.map_err(transfer_error)?.is_some();
         tracing::info!(message = "fetched file committed", %id, channel = %request.channel, job = %request.job, remote_path = %file.remote_path, size, duplicate = !added);
         let seen = SeenFile { name: file.name.clone(), size: file.listed_size.or(Some(size)) };
-        self.stored.lock().unwrap_or_else(|p| p.into_inner()).push(seen);
+        let mut stored = self.stored.lock().unwrap_or_else(|p| p.into_inner());
+        if !stored.contains(&seen) {
+            stored.push(seen);
+        }
         Ok(added)
     }
 }

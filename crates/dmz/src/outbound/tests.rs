@@ -298,6 +298,29 @@ async fn a_transient_failure_is_retried_then_reported_as_failed() {
     shutdown.cancel();
     tasks.close();
     tasks.wait().await;
+    let on_disk = crate::active::tests::files_contain(node.dir.path(), PASSWORD);
+    assert!(on_disk.is_empty(), "the plaintext secret reached the disk: {on_disk:?}");
+}
+
+#[tokio::test]
+async fn shutdown_interrupts_the_wait_and_the_request_runs_again_after_the_restart() {
+    let node = Node::new(true).await;
+    let mut envelope = sftp_send(&node, b"hello partner");
+    if let Body::Send(request) = &mut envelope.body {
+        (request.retry_base_ms, request.retry_max_ms) = (3_600_000, 3_600_000);
+    }
+    node.admit(envelope).await;
+    let transport = Scripted::new(1);
+    let (tasks, shutdown) = node.start(transport.clone());
+    eventually(|| transport.calls.load(Ordering::SeqCst) == 1).await;
+    shutdown.cancel();
+    tasks.close();
+    tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await.expect("the hour-long wait is cut short");
+    assert_eq!(node.spool.queue_stats(REQUESTS).depth, 1, "still queued");
+    assert!(node.queued(|body| if let Body::Outcome(o) = body { Some(o) } else { None }).await.is_empty());
+    let (_tasks, _shutdown) = node.start(transport.clone());
+    let (_, outcome) = node.outcome().await;
+    assert!(outcome.ok && outcome.attempts == 1, "{outcome:?}");
 }
 
 #[tokio::test]

@@ -76,7 +76,7 @@ impl Outbound {
     async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut queued = self.spool.subscribe(REQUESTS);
         let mut pushed = self.config.subscribe();
-        loop {
+        while !shutdown.is_cancelled() {
             pushed.borrow_and_update();
             if self.config.get().seal_key.is_none() {
                 tokio::select! {
@@ -150,8 +150,9 @@ impl Outbound {
         loop {
             attempt += 1;
             let result = tokio::select! {
-                result = self.attempt(request, secret, &payload) => result,
+                biased;
                 () = shutdown.cancelled() => return None,
+                result = self.attempt(request, secret, &payload) => result,
             };
             request.log(id, attempt, &result);
             match result {
@@ -184,6 +185,10 @@ impl Outbound {
             }
             Request::Send(send) => {
                 let as2_key = self.as2_key(send);
+                if let (Some(as2), None) = (&send.remote.as2, &as2_key) {
+                    let detail = format!("the DMZ holds no AS2 private key for our id {:?}", as2.our_id);
+                    return Err(TransferError::permanent(detail));
+                }
                 let reply =
                     self.transport.send(send, secret, as2_key.as_deref().map(String::as_str), payload.file()?).await?;
                 Ok(Done { detail: reply, files: Vec::new() })
