@@ -1,5 +1,7 @@
 //! The one path every partner delivery takes into the DMZ: check the channel and
 //! path against the pushed config, hash, commit durably to the `to-inner` queue.
+//! Files that outbound fetch jobs collect come the same way (with
+//! [`Arrival::fetched`] set and the id the transfer derived, deduplicated).
 //! Only when [`Intake::accept`] returns `Ok` may a protocol tell the partner
 //! "success".
 

@@ -1,5 +1,7 @@
-//! Starting a DMZ node: open the spool, restore the pushed config, bind the
-//! listeners, spawn the services; shutdown through one `CancellationToken`.
+//! Starting a DMZ node: open the spool, restore the pushed config, open the pickup
+//! area, bind the listeners, spawn the services (MessageService, internal SFTP,
+//! partner listeners, outbound workers, admin); shutdown through one
+//! `CancellationToken`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

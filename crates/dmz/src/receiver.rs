@@ -59,3 +59,55 @@ impl DmzReceiver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envelope::{DmzConfig, EnvelopeId, Heartbeat};
+    use spool::{SledSpool, SpoolOptions};
+
+    #[tokio::test]
+    async fn a_request_waiting_for_its_outbound_file_is_left_unacked_the_rest_acked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool: Arc<dyn Spool> = SledSpool::open(SpoolOptions::new(dir.path().join("spool"))).expect("spool");
+        let config = ActiveConfig::default();
+        let receiver = DmzReceiver { spool, config: config.clone(), outbound_dir: dir.path().join("outbound") };
+        let channel = envelope::ChannelVerifiers {
+            name: "c".into(),
+            dial: vec!["files.partner.example:22".into()],
+            ..Default::default()
+        };
+        let push = DmzConfig { generation: 1, channels: vec![channel], ..Default::default() };
+        let request = envelope::SendRequest {
+            channel: "c".into(),
+            name: "f".into(),
+            remote: crate::outbound::tests::target(
+                &transfer::seal::generate_key().expect("key"),
+                envelope::RemoteProtocol::Sftp,
+                "files.partner.example",
+                22,
+            ),
+            directory: String::new(),
+            size: 5,
+            sha256: envelope::Sha256([7; 32]),
+            retries: 0,
+            retry_base_ms: 0,
+            retry_max_ms: 0,
+            delete_after_pickup: false,
+        };
+        let envelopes = vec![
+            Envelope { id: EnvelopeId::generate(), body: Body::ConfigPush(push), payload: None },
+            Envelope {
+                id: EnvelopeId::generate(),
+                body: Body::Send(request),
+                payload: Some(envelope::Payload::Reference { size: 5, sha256: envelope::Sha256([7; 32]) }),
+            },
+            Envelope { id: EnvelopeId::generate(), body: Body::Heartbeat(Heartbeat { sent_at: 0 }), payload: None },
+        ];
+        let (first, last) = (envelopes[0].id, envelopes[2].id);
+        let acks = receiver.receive(envelopes).await.expect("receive");
+        assert_eq!(acks.iter().map(|a| a.id).collect::<Vec<_>>(), [first, last]);
+        assert!(acks.iter().all(|a| a.outcome == AckOutcome::Committed));
+        assert_eq!(config.get().generation, 1);
+    }
+}

@@ -1,5 +1,10 @@
 //! Starting the DMZ's partner side: the partner listeners the inner asked for
-//! (through [`crate::listeners`]) and the internal SFTP listener for the inner peer.
+//! (through [`crate::listeners`]), the internal SFTP listener for the inner peer,
+//! the pickup area and the outbound workers ([`crate::outbound`]).
+//!
+//! Under the data directory: `outbound/` (the internal SFTP write area),
+//! `outbound-scratch/` (inline send payloads while they are sent), `pickup/`
+//! (pickup files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

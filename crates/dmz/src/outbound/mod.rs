@@ -29,6 +29,21 @@
 //!
 //! Without a seal key (a DMZ restarted and not yet pushed to) the workers wait for
 //! the next push; nothing is counted as an attempt.
+//!
+//! Details the inner relies on:
+//! - refusals are acked `Rejected { reason }` and, in the same receive, a failed
+//!   outcome (`attempts = 0`, `detail = reason`) is committed to `to-inner`:
+//!   `refused by the DMZ: <host:port> is not a server channel <c> lists`, `… no
+//!   channel <c> in its pushed config`, `… a fetch cannot use pickup`, `… a send
+//!   request without a payload`, `… the payload does not match the request's size
+//!   and sha-256`;
+//! - a reference whose file is missing or does not match is left unacked (logged
+//!   as an error): the inner uploads it again and resends;
+//! - outcome ids: [`outcome_id`];
+//! - requests have no per-channel order: requests of one channel run side by side;
+//! - fetch requests carry no retry policy: 3 retries, 1 s doubling up to 60 s;
+//! - a fetch that fails half-way lists in `files` what it had stored;
+//! - `attempts` counts dial attempts (0 when nothing was dialled).
 
 mod admit;
 mod outcome;

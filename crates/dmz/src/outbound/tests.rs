@@ -375,3 +375,21 @@ async fn fetched_files_become_deliveries_of_the_channel() {
         ("nightly", "partner-server", "/out/in.csv")
     );
 }
+
+#[tokio::test]
+async fn a_pickup_send_is_placed_in_the_channel_outbox_without_dialling() {
+    let node = Node::new(true).await;
+    let mut remote = target(&node.key, RemoteProtocol::Pickup, "", 0);
+    remote.secret_kind = SecretKind::None;
+    let envelope = send(&node, "c", remote, b"for you", Payload::Inline(b"for you".to_vec()));
+    assert_eq!(node.admit(envelope).await, Some(AckOutcome::Committed), "pickup needs no dial entry");
+    let transport = Scripted::new(0);
+    let (_tasks, _shutdown) = node.start(transport.clone());
+    let (_, outcome) = node.outcome().await;
+    assert!(outcome.ok && outcome.detail == "placed in outbox/daily/report.csv for pickup", "{outcome:?}");
+    assert_eq!(transport.calls.load(Ordering::SeqCst), 0);
+    let path = partner::VPath::resolve(&partner::VPath::root(), "/outbox/daily/report.csv").expect("path");
+    let entry = node.pickup().stat("c", &path).expect("stat").expect("placed");
+    assert_eq!(entry.size, 7);
+    assert!(node.pickup().stat("d", &path).expect("stat").is_none());
+}

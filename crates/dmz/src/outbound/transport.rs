@@ -11,7 +11,7 @@ use transfer::{FetchSink, Plain, TransferError};
 /// Runs fetches and sends against partners' servers.
 #[async_trait]
 pub trait Transport: Send + Sync + 'static {
-    /// See [`transfer::fetch`].
+    /// See [`transfer::fetch()`].
     async fn fetch(
         &self,
         request: &FetchRequest,
@@ -19,7 +19,7 @@ pub trait Transport: Send + Sync + 'static {
         sink: &dyn FetchSink,
     ) -> Result<Vec<SeenFile>, TransferError>;
 
-    /// See [`transfer::send`].
+    /// See [`transfer::send()`].
     async fn send(
         &self,
         request: &SendRequest,
