@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use envelope::{AckOutcome, Body, Envelope, EnvelopeId, Payload, RemoteProtocol, RemoteTarget, RequestKind, Sha256};
+use envelope::{
+    AckOutcome, Body, DmzConfig, Envelope, EnvelopeId, Payload, RemoteProtocol, RemoteTarget, RequestKind, Sha256,
+};
 use message_service::ReceiveError;
 use sha2::Digest;
 use spool::{Enqueued, NewItem, NewPayload, Spool, SpoolError, StateWrite};
@@ -36,7 +38,7 @@ pub(crate) async fn admit(
     let Some(request) = Request::of(&envelope.body) else {
         return Ok(Some(AckOutcome::Rejected { reason: "not a request".into() }));
     };
-    if let Err(reason) = check(config, &request) {
+    if let Err(reason) = allowed(&config.get(), request.kind, request.channel, request.remote) {
         tracing::warn!(
             message = "refused an outbound request",
             %id,
@@ -91,21 +93,26 @@ impl<'a> Request<'a> {
 }
 
 /// The channel must be pushed, and the address listed in its `dial` (a pickup
-/// dials nothing, and only a send can be a pickup).
-fn check(config: &ActiveConfig, request: &Request<'_>) -> Result<(), String> {
-    let config = config.get();
-    let Some(channel) = config.channel(request.channel) else {
-        return Err(format!("refused by the DMZ: no channel {} in its pushed config", request.channel));
+/// dials nothing, and only a send can be a pickup). Checked on admission and again
+/// before a worker runs the request (the config may have changed in between).
+pub(super) fn allowed(
+    config: &DmzConfig,
+    kind: RequestKind,
+    channel: &str,
+    remote: &RemoteTarget,
+) -> Result<(), String> {
+    let Some(verifiers) = config.channel(channel) else {
+        return Err(format!("refused by the DMZ: no channel {channel} in its pushed config"));
     };
-    match (request.remote.protocol, request.kind) {
+    match (remote.protocol, kind) {
         (RemoteProtocol::Pickup, RequestKind::Send) => Ok(()),
         (RemoteProtocol::Pickup, RequestKind::Fetch) => Err("refused by the DMZ: a fetch cannot use pickup".into()),
         _ => {
-            let address = request.remote.address();
-            if channel.dial.iter().any(|listed| listed.eq_ignore_ascii_case(&address)) {
+            let address = remote.address();
+            if verifiers.dial.iter().any(|listed| listed.eq_ignore_ascii_case(&address)) {
                 Ok(())
             } else {
-                Err(format!("refused by the DMZ: {address} is not a server channel {} lists", request.channel))
+                Err(format!("refused by the DMZ: {address} is not a server channel {channel} lists"))
             }
         }
     }

@@ -43,7 +43,9 @@
 //! - requests have no per-channel order: requests of one channel run side by side;
 //! - fetch requests carry no retry policy: 3 retries, 1 s doubling up to 60 s;
 //! - a fetch that fails half-way lists in `files` what it had stored;
-//! - `attempts` counts dial attempts (0 when nothing was dialled).
+//! - `attempts` counts dial attempts (0 when nothing was dialled);
+//! - the channel and `dial` check is made again before a worker runs a request:
+//!   a server unlisted since admission is not dialled (failed outcome, same text).
 
 mod admit;
 mod outcome;

@@ -393,3 +393,22 @@ async fn a_pickup_send_is_placed_in_the_channel_outbox_without_dialling() {
     assert_eq!(entry.size, 7);
     assert!(node.pickup().stat("d", &path).expect("stat").is_none());
 }
+
+#[tokio::test]
+async fn a_server_unlisted_after_admission_is_not_dialled() {
+    let node = Node::new(true).await;
+    node.admit(sftp_send(&node, b"hello partner")).await;
+    let push = DmzConfig {
+        generation: 99,
+        channels: vec![ChannelVerifiers { name: "c".into(), logins: vec![], ..Default::default() }],
+        seal_key: Some(node.key.clone()),
+        ..Default::default()
+    };
+    node.config.apply(node.spool.as_ref(), push).await.expect("push");
+    let transport = Scripted::new(0);
+    let (_tasks, _shutdown) = node.start(transport.clone());
+    let (_, outcome) = node.outcome().await;
+    assert!(!outcome.ok && outcome.attempts == 0, "{outcome:?}");
+    assert_eq!(outcome.detail, "refused by the DMZ: files.partner.example:22 is not a server channel c lists");
+    assert_eq!(transport.calls.load(Ordering::SeqCst), 0);
+}

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use transfer::{Plain, TransferError};
 use zeroize::Zeroizing;
 
+use super::admit::allowed;
 use super::outcome::{Finished, report};
 use super::sink::IntakeSink;
 use super::transport::Transport;
@@ -114,14 +115,22 @@ impl Outbound {
                 return;
             }
         };
-        let Some(key) = self.config.get().seal_key.clone() else {
+        let config = self.config.get();
+        let Some(key) = config.seal_key.clone() else {
             // The key went away between the check and the lease: wait for a push.
             self.spool.release(REQUESTS, &[item.seq]);
             return;
         };
-        let finished = match open_secret(&key, request.remote()) {
+        let (kind, channel) = request.kind_and_channel();
+        let opened =
+            allowed(&config, kind, channel, request.remote()).and_then(|()| open_secret(&key, request.remote()));
+        drop(config);
+        let finished = match opened {
             Ok(secret) => self.attempts(id, &request, &secret, &item.payload, shutdown).await,
-            Err(detail) => Some(Finished::failed(detail, 0)),
+            Err(detail) => {
+                tracing::warn!(message = "outbound request not run", %id, channel, %detail);
+                Some(Finished::failed(detail, 0))
+            }
         };
         let Some(finished) = finished else {
             tracing::info!(message = "outbound request interrupted by shutdown; it runs again after the restart", %id);
