@@ -190,9 +190,14 @@ impl Pickup {
             .map_err(|e| spool::SpoolError::Database(e.to_string()))?
     }
 
+    /// Removes a pickup file; one already gone (two downloads of a file to delete
+    /// after pickup ended together) is no error.
     async fn remove_file(&self, file: &str) {
-        if let Err(error) = tokio::fs::remove_file(self.dir.join(file)).await {
-            tracing::warn!(message = "cannot remove a pickup file", file, %error);
+        match tokio::fs::remove_file(self.dir.join(file)).await {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                tracing::warn!(message = "cannot remove a pickup file", file, %error);
+            }
+            _ => {}
         }
     }
 }
@@ -211,6 +216,7 @@ impl Downloaded {
     async fn report(self) {
         let deleted = self.record.delete_after_pickup;
         let path = format!("{}/{}", partner::OUTBOX, self.below);
+        let partner_login = self.partner.login.clone();
         let body = Body::PickedUp(PickedUp {
             channel: self.channel.clone(),
             path: path.clone(),
@@ -224,7 +230,8 @@ impl Downloaded {
             tracing::error!(message = "cannot queue a picked-up report", channel = %self.channel, %path, %error);
             return;
         }
-        tracing::info!(message = "pickup file downloaded", channel = %self.channel, %path, size = self.record.size, deleted);
+        let login = partner_login.as_deref().unwrap_or_default();
+        tracing::info!(message = "pickup file downloaded", channel = %self.channel, %path, size = self.record.size, login, deleted);
         if deleted {
             self.pickup.forget(&self.channel, &self.below, &self.record).await;
         }
