@@ -3,16 +3,21 @@
 //! attached to a small MIME message (`mail/message.rs`). The message is built in
 //! memory: payloads above [`MAX_IN_MEMORY_BYTES`] are refused.
 //!
-//! STARTTLS is required when the target says `starttls` (never a fall-back to
-//! clear text), checked against the system's trust store; AUTH when `user` is
-//! set. A 4xx reply or a connection problem is transient, a 5xx reply permanent.
+//! STARTTLS is required when the target says `starttls` or pins a certificate
+//! (never a fall-back to clear text). The server's certificate is checked against
+//! the pinned PEM certificates alone when `tls_cert_pem` is set (as roots: the
+//! partner's CA, or the server's own self-signed, non-CA certificate; host name and
+//! dates are checked too, see `smtp::SmtpTrust`), else against the system's trust
+//! store. AUTH when `user` is set. A 4xx reply or a connection problem is
+//! transient; a 5xx reply, a refused certificate or a pin that is no certificate
+//! is permanent.
 
 mod message;
 
 use std::path::Path;
 
 use envelope::{RemoteTarget, SendRequest};
-use smtp::{SmtpTarget, SmtpTls};
+use smtp::{SmtpTarget, SmtpTls, SmtpTrust};
 
 use crate::target::{MAX_IN_MEMORY_BYTES, cut, deadline, local, password, timeouts};
 use crate::{Plain, TransferError};
@@ -48,11 +53,6 @@ fn check(target: &RemoteTarget, from: &str, size: u64) -> Result<(), TransferErr
     if target.mail_to.is_empty() {
         return refuse("no recipient (mail_to)".into());
     }
-    if target.tls_cert_pem.is_some() {
-        // smtp::SmtpTarget offers the system trust store or no check at all; a pin
-        // cannot be honoured, and is not silently dropped.
-        return refuse("a pinned certificate is not supported for SMTP yet (the system trust store is)".into());
-    }
     if size > MAX_IN_MEMORY_BYTES {
         return refuse(format!("{size} bytes is more than the {MAX_IN_MEMORY_BYTES} an SMTP send takes"));
     }
@@ -66,8 +66,9 @@ fn smtp_target(target: &RemoteTarget, secret: &Plain, from: &str, size: u64) -> 
     Ok(SmtpTarget {
         host: target.host.clone(),
         port: target.port,
-        tls: if target.starttls { SmtpTls::StartTls } else { SmtpTls::None },
-        accept_invalid_certs: false,
+        // A pin means TLS: it is never silently dropped for a clear-text session.
+        tls: if target.starttls || target.tls_cert_pem.is_some() { SmtpTls::StartTls } else { SmtpTls::None },
+        trust: target.tls_cert_pem.clone().map_or(SmtpTrust::System, SmtpTrust::Pinned),
         credentials,
         hello_name: domain.to_owned(),
         timeout: timeouts(target).io,

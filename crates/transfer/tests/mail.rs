@@ -1,9 +1,12 @@
 //! Send by SMTP to a real aiosmtpd sink (`crates/smtp/tests/py/sink.py`, from the
 //! virtualenv `tests/run` makes): an attachment arrives byte-identical, a `.eml`
-//! is the message itself, 4xx is transient and 5xx permanent.
+//! is the message itself, over STARTTLS + AUTH with a pinned certificate too; 4xx
+//! is transient, 5xx and a refused certificate permanent.
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../remote/tests/common/mod.rs"]
+mod common;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -12,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::vsftpd::TestCa;
 use envelope::{RemoteProtocol, RemoteTarget};
 use support::{password, python, send_request, target};
 
@@ -108,8 +112,37 @@ async fn replies_say_whether_a_retry_may_help() {
     drop(closed);
     let (request, path) = send_request(mail_target(port), local.path(), "y.csv", b"y");
     assert!(transfer::send(&request, &password(""), None, &path).await.unwrap_err().transient);
+    // A pin that is no certificate is final, found before connecting.
     let mut pinned = mail_target(port);
     pinned.tls_cert_pem = Some("-----BEGIN CERTIFICATE-----".into());
     let (request, path) = send_request(pinned, local.path(), "z.csv", b"z");
     assert!(!transfer::send(&request, &password(""), None, &path).await.unwrap_err().transient);
+}
+
+#[tokio::test]
+async fn starttls_auth_and_a_pinned_ca_deliver_it_identical_and_refuse_another_ca() {
+    let ca = TestCa::new("transfer mail CA");
+    let (cert_pem, key_pem) = ca.server_certificate();
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert, cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let sink = sink(&["--cert", cert, "--key", key, "--user", "gateway", "--password", "s3cret"]);
+    let local = tempfile::tempdir().unwrap();
+    let bytes = common_payload();
+    // `starttls` stays false: the pin alone asks for STARTTLS (the sink requires it).
+    let mut remote = mail_target(sink.port);
+    remote.user = "gateway".into();
+    remote.tls_cert_pem = Some(ca.cert_pem.clone());
+    let (request, path) = send_request(remote.clone(), local.path(), "invoice 8.pdf", &bytes);
+    let reply = transfer::send(&request, &password("s3cret"), None, &path).await.unwrap();
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(attachment(&String::from_utf8(received(&sink, 1)).unwrap()) == bytes, "the attachment changed");
+
+    remote.tls_cert_pem = Some(TestCa::new("another CA").cert_pem);
+    let (request, path) = send_request(remote, local.path(), "invoice 9.pdf", &bytes);
+    let error = transfer::send(&request, &password("s3cret"), None, &path).await.unwrap_err();
+    assert!(!error.transient && error.detail.contains("certificate"), "{error:?}");
+    assert!(!sink.dir.path().join("2.eml").exists(), "nothing went to a server the pin does not vouch for");
 }
