@@ -11,9 +11,11 @@ use serde::Deserialize;
 use crate::{Mode, Problems};
 
 mod as2;
+mod outbound;
 mod smtp;
 
 pub use as2::PartnerAs2;
+pub use outbound::DmzOutbound;
 pub use smtp::PartnerSmtp;
 
 /// The validated DMZ configuration.
@@ -31,6 +33,8 @@ pub struct DmzSettings {
     pub smtp: PartnerSmtp,
     pub as2: PartnerAs2,
     pub internal_sftp: InternalSftp,
+    /// How fetch and send requests of the inner are run.
+    pub outbound: DmzOutbound,
 }
 
 /// DMZ-local settings of the partner SFTP listener (whether it runs and where is
@@ -117,6 +121,8 @@ pub struct DmzFile {
     #[serde(default)]
     as2: as2::As2File,
     internal_sftp: Option<InternalSftpFile>,
+    #[serde(default)]
+    outbound: outbound::OutboundFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,6 +221,7 @@ impl DmzFile {
             smtp,
             as2: self.as2.validate(problems),
             internal_sftp: validate_internal_sftp(self.internal_sftp, problems),
+            outbound: self.outbound.validate(problems),
         }
     }
 }

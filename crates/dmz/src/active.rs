@@ -1,6 +1,7 @@
 //! The partner-facing configuration currently in force: the last one the inner
-//! pushed, restored from the spool at start-up — without our AS2 private keys,
-//! which are kept in memory only and come again with the push at every link-up.
+//! pushed, restored from the spool at start-up — without its two secrets, our AS2
+//! private keys and the seal key of outbound requests, which are kept in memory
+//! only and come again with the push at every link-up.
 
 use std::sync::Arc;
 
@@ -51,9 +52,10 @@ impl ActiveConfig {
             tracing::info!(message = "ignored a stale config push", generation = config.generation, in_force);
             return Ok(());
         }
-        // Our AS2 private keys never reach the DMZ's disk: the stored copy goes
-        // without them, and after a restart they come with the next push.
-        let stored = DmzConfig { as2_keys: Vec::new(), ..config.clone() };
+        // Our AS2 private keys and the seal key never reach the DMZ's disk: the
+        // stored copy goes without them, and after a restart they come with the
+        // next push.
+        let stored = DmzConfig { as2_keys: Vec::new(), seal_key: None, ..config.clone() };
         spool.write_state(vec![StateWrite::Put(CONFIG_STATE_KEY.into(), envelope::encode(&stored))]).await?;
         tracing::info!(
             message = "partner-facing config applied",
@@ -77,7 +79,7 @@ impl Default for ActiveConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use spool::{SledSpool, SpoolOptions};
 
@@ -107,26 +109,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn our_as2_keys_are_in_force_but_never_on_disk() {
+    async fn our_as2_keys_and_the_seal_key_are_in_force_but_never_on_disk() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = SledSpool::open(SpoolOptions::new(dir.path())).expect("spool");
         let active = ActiveConfig::restore(spool.as_ref()).expect("restore");
         let secret = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END PRIVATE KEY-----\n";
         let key = envelope::As2Key { our_id: "US".into(), key_pem: secret.into() };
-        let push = DmzConfig { as2_keys: vec![key], ..config(1, "c") };
+        let seal_key = envelope::SealKey(b"SEAL-KEY-MATERIAL-32-BYTES-LONG!".to_vec());
+        let push = DmzConfig { as2_keys: vec![key], seal_key: Some(seal_key.clone()), ..config(1, "c") };
         active.apply(spool.as_ref(), push).await.expect("apply");
         assert_eq!(active.get().as2_keys.len(), 1, "in force in memory");
+        assert_eq!(active.get().seal_key.as_ref(), Some(&seal_key), "in force in memory");
         drop(active);
         drop(spool);
-        let on_disk = files_contain(dir.path(), b"TOP-SECRET-KEY-MATERIAL");
-        assert!(on_disk.is_empty(), "the private key reached the disk: {on_disk:?}");
+        for secret in [&b"TOP-SECRET-KEY-MATERIAL"[..], b"SEAL-KEY-MATERIAL"] {
+            let on_disk = files_contain(dir.path(), secret);
+            assert!(on_disk.is_empty(), "a secret reached the disk: {on_disk:?}");
+        }
         let spool = SledSpool::open(SpoolOptions::new(dir.path())).expect("reopen");
         let restored = ActiveConfig::restore(spool.as_ref()).expect("restore");
         assert!(restored.get().as2_keys.is_empty() && restored.get().channel("c").is_some());
+        assert!(restored.get().seal_key.is_none());
     }
 
     /// Files under `dir` whose bytes contain `needle`.
-    fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    pub(crate) fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir(dir).expect("read dir").filter_map(Result::ok) {
             let path = entry.path();

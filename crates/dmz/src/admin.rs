@@ -3,7 +3,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `POST /api/v1/deliveries?channel=C&path=P` (body = payload) | 201 `{id,size,sha256}` once durable; 400 bad path or missing parameter; 404 unknown channel; 413 over `limits.max_payload_bytes`; 507 spool full; 503 spool unavailable |
-//! | `GET /api/v1/status` | node, link, config generation, queue depth, spool usage |
+//! | `GET /api/v1/status` | node, link, config generation, queue depths (`to-inner`, `requests`), whether the seal key is in memory, spool usage |
 //! | `GET /api/v1/channels` | the channels the inner pushed (never an invisible one) |
 
 use std::sync::Arc;
@@ -21,9 +21,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use spool::Spool;
 
-use crate::TO_INNER;
 use crate::active::ActiveConfig;
 use crate::intake::{Arrival, Intake, IntakeError};
+use crate::{REQUESTS, TO_INNER};
 
 /// What the admin handlers need.
 #[derive(Clone)]
@@ -62,6 +62,7 @@ async fn inject(State(state): State<AdminState>, Query(params): Query<InjectPara
         path: params.path,
         mail: None,
         as2: None,
+        fetched: None,
     };
     // Spawned: a client that disconnects must not cancel a commit half-way.
     let intake = state.intake.clone();
@@ -101,7 +102,9 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
         "config_generation": config.generation,
         "channels": config.channels.len(),
         "listeners": config.listeners.iter().map(|l| json!({"protocol": l.protocol.to_string(), "bind": l.bind.to_string()})).collect::<Vec<_>>(),
-        "queues": { TO_INNER: queue_json(queue) },
+        "queues": { TO_INNER: queue_json(queue), REQUESTS: queue_json(state.spool.queue_stats(REQUESTS)) },
+        // Outbound requests run only while the inner's seal key is in memory.
+        "seal_key": config.seal_key.is_some(),
         "spool": usage_json(usage),
     }))
 }

@@ -60,6 +60,7 @@ impl As2Gateway for DmzGateway {
                 encrypted: delivery.encrypted,
                 compressed: delivery.compressed,
             }),
+            fetched: None,
         };
         let channel = arrival.channel.clone();
         let mut upload = self.intake.begin(arrival).await.map_err(fs_error)?;

@@ -1,6 +1,7 @@
 //! [`DmzGateway`]: the DMZ's answer to protocol sessions ([`partner::Gateway`]):
-//! logins against the verifiers the inner pushed, the virtual home ([`Homes`]), and
-//! uploads streamed through the [`Intake`].
+//! logins against the verifiers the inner pushed, the virtual home ([`Homes`]),
+//! uploads streamed through the [`Intake`], and downloads of the channel's pickup
+//! files ([`crate::pickup`]).
 
 use std::time::Duration;
 
@@ -72,8 +73,10 @@ impl Gateway for DmzGateway {
     }
 
     async fn remove(&self, session: &Session, path: &VPath) -> Result<(), FsError> {
-        match self.homes.stat(self.channel(session)?, path)?.kind {
+        let channel = self.channel(session)?;
+        match self.homes.stat(channel, path)?.kind {
             partner::EntryKind::Directory => Err(FsError::IsADirectory),
+            partner::EntryKind::File if path.in_outbox() => self.homes.pickup().remove(channel, path).await,
             partner::EntryKind::File => Err(FsError::PermissionDenied("a received file is already forwarded")),
         }
     }
@@ -93,6 +96,7 @@ impl Gateway for DmzGateway {
             path: path.relative(),
             mail: None,
             as2: None,
+            fetched: None,
         };
         let delivery = self.intake.begin(arrival).await.map_err(fs_error)?;
         Ok(Box::new(PartnerUpload { delivery, homes: self.homes.clone(), path: path.clone() }))
@@ -103,10 +107,14 @@ impl Gateway for DmzGateway {
         session: &Session,
         path: &VPath,
     ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, FsError> {
-        // The pickup area is filled by outbound transfers (a later capability);
-        // until then it is empty and only directories exist.
-        match self.homes.stat(self.channel(session)?, path)?.kind {
+        // Only pickup files (below outbox/) can be downloaded.
+        let channel = self.channel(session)?;
+        match self.homes.stat(channel, path)?.kind {
             partner::EntryKind::Directory => Err(FsError::IsADirectory),
+            partner::EntryKind::File if path.in_outbox() => {
+                let partner = Partner { login: Some(session.login.user.clone()), remote: Some(session.peer.remote) };
+                self.homes.pickup().open_read(channel, path, partner).await
+            }
             partner::EntryKind::File => Err(FsError::PermissionDenied("a received file is already forwarded")),
         }
     }

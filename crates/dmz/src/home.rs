@@ -6,7 +6,7 @@
 //! an upload is forwarded to the inner node, so the home remembers only recent
 //! arrivals (name, size, time) in memory, for clients that `stat` or list after
 //! uploading (paramiko confirms every put that way). The pickup area `outbox/` is
-//! fixed and read-only.
+//! fixed and read-only to the partner; what is in it comes from [`Pickup`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use partner::{Entry, EntryKind, FsError, OUTBOX, VPath};
 use spool::{Spool, StateWrite};
+
+use crate::pickup::Pickup;
 
 /// How long a received file stays visible.
 const RECENT_FOR: Duration = Duration::from_secs(3600);
@@ -30,17 +32,27 @@ type Recent = HashMap<String, HashMap<VPath, (u64, SystemTime)>>;
 pub struct Homes {
     spool: Arc<dyn Spool>,
     recent: Arc<Mutex<Recent>>,
+    /// The files below `outbox/`.
+    pickup: Pickup,
 }
 
 impl Homes {
-    pub fn new(spool: Arc<dyn Spool>) -> Self {
-        Homes { spool, recent: Arc::default() }
+    pub fn new(spool: Arc<dyn Spool>, pickup: Pickup) -> Self {
+        Homes { spool, recent: Arc::default(), pickup }
+    }
+
+    /// The pickup area every channel's `outbox/` shows.
+    pub fn pickup(&self) -> &Pickup {
+        &self.pickup
     }
 
     /// What `path` is in `channel`'s home.
     pub fn stat(&self, channel: &str, path: &VPath) -> Result<Entry, FsError> {
         if self.is_dir(channel, path)? {
             return Ok(dir_entry(path));
+        }
+        if path.in_outbox() {
+            return self.pickup.stat(channel, path)?.ok_or(FsError::NotFound);
         }
         match self.recent_file(channel, path) {
             Some((size, modified)) => Ok(file_entry(path, size, modified)),
@@ -54,7 +66,7 @@ impl Homes {
             return Ok(true);
         }
         if path.in_outbox() {
-            return Ok(false);
+            return self.pickup.is_dir(channel, path);
         }
         Ok(self.spool.read_state(&key(channel, path)).map_err(unavailable)?.is_some())
     }
@@ -69,6 +81,7 @@ impl Homes {
             entries.push(Entry { writable: false, ..dir_entry(&VPath::root().join(OUTBOX)?) });
         }
         if dir.in_outbox() {
+            entries.extend(self.pickup.list(channel, dir)?);
             return Ok(entries);
         }
         for child in self.child_dirs(channel, dir)? {
@@ -106,9 +119,12 @@ impl Homes {
     /// Renames a directory (with everything below it); received files cannot be
     /// renamed: they are already on their way inside.
     pub async fn rename(&self, channel: &str, from: &VPath, to: &VPath) -> Result<(), FsError> {
+        if from.in_outbox() {
+            return Err(FsError::PermissionDenied("outbox/ is for pickup only"));
+        }
         match self.stat(channel, from)?.kind {
             EntryKind::File => return Err(FsError::PermissionDenied("a received file is already forwarded")),
-            EntryKind::Directory if from.is_root() || from.in_outbox() => {
+            EntryKind::Directory if from.is_root() => {
                 return Err(FsError::PermissionDenied("this directory cannot be renamed"));
             }
             EntryKind::Directory => {}

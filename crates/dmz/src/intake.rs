@@ -1,11 +1,13 @@
 //! The one path every partner delivery takes into the DMZ: check the channel and
 //! path against the pushed config, hash, commit durably to the `to-inner` queue.
+//! Files that outbound fetch jobs collect come the same way (with
+//! [`Arrival::fetched`] set and the id the transfer derived, deduplicated).
 //! Only when [`Intake::accept`] returns `Ok` may a protocol tell the partner
 //! "success".
 
 use std::sync::Arc;
 
-use envelope::{As2Meta, Body, DeliveryMeta, EnvelopeId, MailMeta, Partner, PathError, Protocol, Sha256};
+use envelope::{As2Meta, Body, DeliveryMeta, EnvelopeId, FetchedMeta, MailMeta, Partner, PathError, Protocol, Sha256};
 use sha2::Digest;
 use spool::{NewItem, NewPayload, Spool, SpoolError};
 
@@ -26,6 +28,8 @@ pub struct Arrival {
     pub mail: Option<MailMeta>,
     /// AS2 only: the message's identity and security.
     pub as2: Option<As2Meta>,
+    /// Fetched by a job from a partner's server (not uploaded by the partner).
+    pub fetched: Option<FetchedMeta>,
 }
 
 /// Why a delivery was not accepted. Each protocol maps these to its own reply.
@@ -134,7 +138,7 @@ impl Intake {
             sha256,
             mail: arrival.mail.map(Box::new),
             as2: arrival.as2.map(Box::new),
-            fetched: None,
+            fetched: arrival.fetched.map(Box::new),
         };
         NewItem {
             id: id.as_u128(),

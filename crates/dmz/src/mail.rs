@@ -49,6 +49,7 @@ impl MailGateway for DmzGateway {
                 tls: envelope.tls,
             }),
             as2: None,
+            fetched: None,
         };
         let delivery = self.intake.begin(arrival).await.map_err(fs_error)?;
         Ok(Box::new(MailUpload { delivery }))

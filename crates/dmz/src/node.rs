@@ -1,5 +1,7 @@
-//! Starting a DMZ node: open the spool, restore the pushed config, bind the
-//! listeners, spawn the services; shutdown through one `CancellationToken`.
+//! Starting a DMZ node: open the spool, restore the pushed config, open the pickup
+//! area, bind the listeners, spawn the services (MessageService, internal SFTP,
+//! partner listeners, outbound workers, admin); shutdown through one
+//! `CancellationToken`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,7 +48,11 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let config = ActiveConfig::restore(spool.as_ref())?;
     let link = Link::new();
     let node = Node { id: settings.node_id.clone(), role: NodeRole::Dmz };
-    let receiver = Arc::new(DmzReceiver { spool: Arc::clone(&spool), config: config.clone() });
+    let receiver = Arc::new(DmzReceiver {
+        spool: Arc::clone(&spool),
+        config: config.clone(),
+        outbound_dir: services::outbound_dir(&settings),
+    });
     let ms = &settings.message_service;
     let ms_listener = bind(ms.listen, "message service").await?;
     let admin_listener = bind(settings.admin.listen, "admin").await?;
@@ -56,7 +62,9 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let host_key = services::host_key(&settings)?;
     let internal_sftp_addr =
         services::start_internal_sftp(&settings, host_key.clone(), store, &tasks, &shutdown).await?;
-    services::start_partner_listeners(&settings, host_key, &spool, &config, &tasks, &shutdown)?;
+    let pickup = services::open_pickup(&settings, &spool)?;
+    services::start_partner_listeners(&settings, host_key, &spool, &config, &pickup, &tasks, &shutdown)?;
+    services::start_outbound(&settings, &spool, &config, &pickup, &tasks, &shutdown)?;
     let running = RunningDmz {
         message_service_addr: local_addr(&ms_listener)?,
         admin_addr: local_addr(&admin_listener)?,

@@ -1,5 +1,10 @@
 //! Starting the DMZ's partner side: the partner listeners the inner asked for
-//! (through [`crate::listeners`]) and the internal SFTP listener for the inner peer.
+//! (through [`crate::listeners`]), the internal SFTP listener for the inner peer,
+//! the pickup area and the outbound workers ([`crate::outbound`]).
+//!
+//! Under the data directory: `outbound/` (the internal SFTP write area),
+//! `outbound-scratch/` (inline send payloads while they are sent), `pickup/`
+//! (pickup files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +21,8 @@ use crate::gateway::DmzGateway;
 use crate::home::Homes;
 use crate::intake::Intake;
 use crate::listeners::{self, ProtocolSettings};
+use crate::outbound::{Outbound, OutboundSettings, Remote};
+use crate::pickup::Pickup;
 
 /// The SSH host key both SFTP listeners present (made on first start).
 pub(crate) fn host_key(settings: &DmzSettings) -> Result<sftp::keys::PrivateKey, StartError> {
@@ -28,13 +35,14 @@ pub(crate) fn start_partner_listeners(
     host_key: sftp::keys::PrivateKey,
     spool: &Arc<dyn Spool>,
     config: &ActiveConfig,
+    pickup: &Pickup,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<(), StartError> {
     let dmz_gateway = Arc::new(DmzGateway {
         intake: Intake::new(Arc::clone(spool), config.clone()),
         config: config.clone(),
-        homes: Homes::new(Arc::clone(spool)),
+        homes: Homes::new(Arc::clone(spool), pickup.clone()),
     });
     let gateways = listeners::Gateways { files: dmz_gateway.clone(), mail: dmz_gateway.clone(), as2: dmz_gateway };
     let ftp = &settings.ftp;
@@ -114,6 +122,34 @@ fn as2_config(settings: &DmzSettings) -> Result<as2::As2Config, StartError> {
     let scratch_dir = settings.data_dir.join("as2-scratch");
     std::fs::create_dir_all(&scratch_dir).map_err(|e| material(format!("{}: {e}", scratch_dir.display())))?;
     Ok(as2::As2Config { max_message_bytes: settings.as2.max_message_bytes, scratch_dir, ..as2::As2Config::default() })
+}
+
+/// The pickup area (files waiting for partners to download them), cleaned of
+/// files no entry names.
+pub(crate) fn open_pickup(settings: &DmzSettings, spool: &Arc<dyn Spool>) -> Result<Pickup, StartError> {
+    let dir = settings.data_dir.join("pickup");
+    Pickup::open(Arc::clone(spool), dir.clone()).map_err(|e| material(format!("{}: {e}", dir.display())))
+}
+
+/// Spawns the workers that run the inner's fetch and send requests.
+pub(crate) fn start_outbound(
+    settings: &DmzSettings,
+    spool: &Arc<dyn Spool>,
+    config: &ActiveConfig,
+    pickup: &Pickup,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), StartError> {
+    let scratch_dir = settings.data_dir.join("outbound-scratch");
+    let outbound = Arc::new(Outbound {
+        spool: Arc::clone(spool),
+        config: config.clone(),
+        intake: Intake::new(Arc::clone(spool), config.clone()),
+        pickup: pickup.clone(),
+        transport: Arc::new(Remote),
+        settings: OutboundSettings { workers: settings.outbound.workers, scratch_dir: scratch_dir.clone() },
+    });
+    outbound.spawn(tasks, shutdown).map_err(|e| material(format!("{}: {e}", scratch_dir.display())))
 }
 
 /// Where the inner leaves outbound files on the DMZ.

@@ -203,6 +203,7 @@ mod tests {
             path: "f".into(),
             mail: None,
             as2: None,
+            fetched: None,
         }
     }
 

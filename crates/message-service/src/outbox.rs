@@ -16,12 +16,18 @@ use crate::reference::{ByReference, References};
 pub struct UnsupportedPayload(pub EnvelopeId);
 
 /// The spool item for an envelope: `header` = encoded body, `id` = envelope id,
-/// `channel` = the body's channel, payload = the inline bytes.
+/// `channel` = the body's channel, payload = the inline bytes. A send whose payload
+/// goes by reference (the inner uploaded it to the DMZ's `/outbound/<id>` first)
+/// is stored without bytes: [`wire_payload`] makes the reference again from the
+/// request's size and sha-256.
 pub fn new_item(envelope: Envelope) -> Result<NewItem, UnsupportedPayload> {
-    let payload = match envelope.payload {
-        None => NewPayload::None,
-        Some(Payload::Inline(bytes)) => NewPayload::Bytes(bytes),
-        Some(Payload::Reference { .. }) => return Err(UnsupportedPayload(envelope.id)),
+    let payload = match (envelope.payload, &envelope.body) {
+        (None, _) => NewPayload::None,
+        (Some(Payload::Inline(bytes)), _) => NewPayload::Bytes(bytes),
+        (Some(Payload::Reference { size, sha256 }), Body::Send(send)) if size == send.size && sha256 == send.sha256 => {
+            NewPayload::None
+        }
+        (Some(Payload::Reference { .. }), _) => return Err(UnsupportedPayload(envelope.id)),
     };
     Ok(NewItem {
         id: envelope.id.as_u128(),
@@ -34,7 +40,8 @@ pub fn new_item(envelope: Envelope) -> Result<NewItem, UnsupportedPayload> {
 /// How a stored payload travels. The one place where "inline or by reference" is
 /// decided: a delivery whose payload the spool keeps as a file larger than the
 /// current streaming size goes by reference (recorded in the references table
-/// under the envelope id); everything else inline.
+/// under the envelope id); a send stored without bytes goes by reference to the
+/// copy its sender uploaded to the DMZ's `/outbound/<id>`; everything else inline.
 async fn wire_payload(
     id: EnvelopeId,
     body: &Body,
@@ -42,6 +49,9 @@ async fn wire_payload(
     by_reference: Option<&ByReference>,
 ) -> Result<Option<Payload>, SpoolError> {
     match (stored, body, by_reference) {
+        (StoredPayload::None, Body::Send(send), _) => {
+            Ok(Some(Payload::Reference { size: send.size, sha256: send.sha256 }))
+        }
         (StoredPayload::None, _, _) => Ok(None),
         (StoredPayload::File { path, size }, Body::Delivery(meta), Some(policy)) if policy.applies_to(*size) => {
             policy.references.insert(id, path);
@@ -240,10 +250,59 @@ mod tests {
     }
 
     #[test]
-    fn references_are_refused_for_now() {
+    fn references_of_deliveries_are_refused() {
         let mut envelope = delivery("acme", b"");
         envelope.payload = Some(Payload::Reference { size: 1, sha256: Sha256([0; 32]) });
         assert!(new_item(envelope).is_err());
+    }
+
+    fn send_by_reference(size: u64) -> Envelope {
+        let remote = envelope::RemoteTarget {
+            name: "r".into(),
+            protocol: envelope::RemoteProtocol::Sftp,
+            host: "h".into(),
+            port: 22,
+            user: String::new(),
+            secret_kind: envelope::SecretKind::None,
+            secret: Default::default(),
+            tls_cert_pem: None,
+            host_key: None,
+            accept_any_host_key: false,
+            url_path: None,
+            http_put: false,
+            mail_from: None,
+            mail_to: Vec::new(),
+            starttls: false,
+            as2: None,
+            connect_timeout_ms: 0,
+            io_timeout_ms: 0,
+        };
+        let request = envelope::SendRequest {
+            channel: "acme".into(),
+            name: "big.bin".into(),
+            remote,
+            directory: String::new(),
+            size,
+            sha256: Sha256([7; 32]),
+            retries: 0,
+            retry_base_ms: 0,
+            retry_max_ms: 0,
+            delete_after_pickup: false,
+        };
+        let payload = Some(Payload::Reference { size, sha256: Sha256([7; 32]) });
+        Envelope { id: EnvelopeId::generate(), body: Body::Send(request), payload }
+    }
+
+    #[tokio::test]
+    async fn a_send_by_reference_is_stored_without_bytes_and_travels_as_its_reference() {
+        let envelope = send_by_reference(5 << 20);
+        let item = new_item(envelope.clone()).expect("a send may go by reference");
+        assert!(matches!(item.payload, NewPayload::None));
+        let wire = wire_payload(envelope.id, &envelope.body, &StoredPayload::None, None).await.ok();
+        assert_eq!(wire, Some(envelope.payload.clone()));
+        let mut mismatched = envelope;
+        mismatched.payload = Some(Payload::Reference { size: 1, sha256: Sha256([7; 32]) });
+        assert!(new_item(mismatched).is_err(), "a reference that is not the request's own is refused");
     }
 
     #[test]

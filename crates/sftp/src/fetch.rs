@@ -1,5 +1,7 @@
 //! The inner's SFTP client for the DMZ's internal SFTP server: payloads too large
-//! to travel inline in an envelope are fetched from `/payloads/<envelope id>`.
+//! to travel inline in an envelope are fetched from `/payloads/<envelope id>`, and
+//! payloads of sends too large to travel inline are uploaded to
+//! `/outbound/<envelope id>` ([`Fetcher::upload`]).
 //!
 //! Design notes:
 //! - One SSH connection with one SFTP session, kept and reused across fetches (a
@@ -128,6 +130,30 @@ impl Fetcher {
         };
         let copied = session::copy(file, &path, expected_size, sink).await;
         self.outcome(&connection, copied).await
+    }
+
+    /// Uploads `source` as `<outbound_dir>/<name>` (the DMZ's `/outbound`): written
+    /// as `<name>.part`, closed (the server fsyncs on CLOSE), then renamed over any
+    /// earlier copy, so the DMZ never finds half a file under `name`. Returns the
+    /// bytes sent. `source` is read once: on a broken kept connection the caller
+    /// retries with a fresh reader.
+    pub async fn upload(
+        &self,
+        outbound_dir: &str,
+        name: &str,
+        source: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
+    ) -> Result<u64, FetchError> {
+        if !valid_name(name) {
+            return Err(FetchError::BadName(name.to_owned()));
+        }
+        let dir = outbound_dir.trim_end_matches('/');
+        let (path, part) = (format!("{dir}/{name}"), format!("{dir}/{name}.part"));
+        let (connection, _) = self.connection().await?;
+        let file = self.outcome(&connection, connection.create_file(&part).await).await?;
+        let sent = self.outcome(&connection, session::send(file, &part, source).await).await?;
+        self.outcome(&connection, connection.remove_if_present(&path).await).await?;
+        self.outcome(&connection, connection.rename(&part, &path).await).await?;
+        Ok(sent)
     }
 
     /// The kept connection (and whether it was reused), or a new one.

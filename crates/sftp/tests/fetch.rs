@@ -238,3 +238,23 @@ fn openssh_download(sshd: &Sshd, name: &str, size: u64) -> f64 {
     assert!(child.wait().expect("sftp").success(), "OpenSSH sftp failed");
     size as f64 / started.elapsed().as_secs_f64() / 1e6
 }
+
+#[tokio::test]
+async fn uploads_land_whole_under_their_name_and_replace_an_earlier_copy() {
+    let sshd = Sshd::start();
+    let outbound = sshd.dir.path().join("outbound");
+    std::fs::create_dir(&outbound).expect("outbound dir");
+    let fetcher = Fetcher::new(sshd.config(HostKeyPolicy::Pinned(sshd.host_key())));
+    let dir = outbound.display().to_string();
+    let first: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = fetcher.upload(&dir, "01HZSEND", &mut first.as_slice()).await.expect("upload");
+    assert_eq!(sent, first.len() as u64);
+    assert_eq!(std::fs::read(outbound.join("01HZSEND")).expect("uploaded"), first);
+    let second = b"a shorter second copy".to_vec();
+    fetcher.upload(&dir, "01HZSEND", &mut second.as_slice()).await.expect("second upload");
+    assert_eq!(std::fs::read(outbound.join("01HZSEND")).expect("replaced"), second);
+    let names: Vec<_> = std::fs::read_dir(&outbound).expect("list").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("01HZSEND")], "no partial file is left");
+    let refused = fetcher.upload(&dir, "../escape", &mut second.as_slice()).await;
+    assert!(matches!(refused, Err(FetchError::BadName(_))), "{refused:?}");
+}

@@ -4,7 +4,7 @@
 //! 2034); a [`partner::MailGateway`] decides which channel a recipient belongs to and
 //! where the bytes go. This crate knows nothing of the spool, the config or the inner.
 //! [`send`] is the other direction: the SMTP client (lettre) that delivers a message to
-//! a partner's server.
+//! a partner's server, trusting the system's store or pinned certificates ([`SmtpTrust`]).
 //!
 //! # Session
 //!
@@ -81,7 +81,7 @@ mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use send::{SendError, Sent, SmtpTarget, SmtpTls, send};
+pub use send::{SendError, Sent, SmtpTarget, SmtpTls, SmtpTrust, send};
 pub use server::serve;
 
 /// How the SMTP server runs.

@@ -74,6 +74,71 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Creates (or truncates) `path` for writing.
+    pub(super) async fn create_file(&self, path: &str) -> Result<russh_sftp::client::fs::File, FetchError> {
+        step(path, self.sftp.create(path)).await
+    }
+
+    /// Removes `path`; a file that is not there is no error.
+    pub(super) async fn remove_if_present(&self, path: &str) -> Result<(), FetchError> {
+        let absent = |e: &SftpError| {
+            matches!(e, SftpError::Status(s) if s.status_code == russh_sftp::protocol::StatusCode::NoSuchFile)
+        };
+        match tokio::time::timeout(STALL_TIMEOUT, self.sftp.remove_file(path)).await {
+            Ok(Err(e)) if absent(&e) => Ok(()),
+            Ok(result) => result.map_err(|e| sftp_error(path, e)),
+            Err(_) => Err(FetchError::Stalled { path: path.to_owned(), seconds: STALL_TIMEOUT.as_secs() }),
+        }
+    }
+
+    pub(super) async fn rename(&self, from: &str, to: &str) -> Result<(), FetchError> {
+        step(from, self.sftp.rename(from, to)).await
+    }
+}
+
+/// One SFTP request with the stall deadline.
+async fn step<T>(
+    path: &str,
+    request: impl std::future::Future<Output = Result<T, SftpError>>,
+) -> Result<T, FetchError> {
+    match tokio::time::timeout(STALL_TIMEOUT, request).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(sftp_error(path, e)),
+        Err(_) => Err(FetchError::Stalled { path: path.to_owned(), seconds: STALL_TIMEOUT.as_secs() }),
+    }
+}
+
+/// Streams the local `source` into `file` (at `path`) and closes it (the server
+/// makes it durable on CLOSE); returns the bytes written.
+pub(super) async fn send(
+    mut file: russh_sftp::client::fs::File,
+    path: &str,
+    source: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
+) -> Result<u64, FetchError> {
+    use tokio::io::AsyncWriteExt;
+    let mut buffer = vec![0u8; BUFFER];
+    let mut total = 0u64;
+    let broken = |e: std::io::Error| FetchError::Broken { path: path.to_owned(), reason: e.to_string() };
+    loop {
+        let n = source.read(&mut buffer).await.map_err(FetchError::Sink)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buffer.get(..n).unwrap_or_default();
+        match tokio::time::timeout(STALL_TIMEOUT, file.write_all(chunk)).await {
+            Ok(result) => result.map_err(broken)?,
+            Err(_) => return Err(FetchError::Stalled { path: path.to_owned(), seconds: STALL_TIMEOUT.as_secs() }),
+        }
+        total += n as u64;
+    }
+    match tokio::time::timeout(STALL_TIMEOUT, file.shutdown()).await {
+        Ok(result) => result.map_err(broken)?,
+        Err(_) => return Err(FetchError::Stalled { path: path.to_owned(), seconds: STALL_TIMEOUT.as_secs() }),
+    }
+    Ok(total)
+}
+
 /// Copies `file` (at `path`) into `sink`; more bytes than `expected` is an error
 /// as soon as they arrive (the rest is not read).
 pub(super) async fn copy(
