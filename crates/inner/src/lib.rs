@@ -32,6 +32,8 @@ pub mod housekeeping;
 pub mod node;
 pub mod push;
 pub mod receiver;
+pub mod remotes;
+pub mod seal;
 pub mod settings;
 
 pub use node::{RunningInner, start};
