@@ -30,6 +30,7 @@ pub mod deliver;
 pub mod fetch;
 pub mod housekeeping;
 pub mod node;
+pub mod outbound;
 pub mod push;
 pub mod receiver;
 pub mod remotes;
