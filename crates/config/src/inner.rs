@@ -14,8 +14,14 @@ use crate::dmz::{Admin, AdminFile, check_node_id, default_long_poll_secs, defaul
 use crate::{Mode, PathGlob, Problems};
 
 mod as2;
+mod jobs;
+mod remote;
+#[cfg(test)]
+mod tests;
 
 pub use as2::As2Channel;
+pub use jobs::Job;
+pub use remote::{Remote, Secret, default_port};
 
 /// The validated inner configuration.
 #[derive(Debug, Clone)]
@@ -32,6 +38,18 @@ pub struct InnerSettings {
     pub channels: Vec<Channel>,
     /// In order: the first profile that matches a delivery handles it.
     pub profiles: Vec<Profile>,
+    /// Scheduled fetches from partners' servers.
+    pub jobs: Vec<Job>,
+}
+
+impl InnerSettings {
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
 }
 
 /// How the inner reaches the DMZ.
@@ -75,6 +93,16 @@ pub struct Channel {
     pub smtp_auth_required: bool,
     /// The channel's AS2 partnership, if it receives AS2.
     pub as2: Option<As2Channel>,
+    /// Partners' servers (and the pickup area) this channel sends to or fetches from.
+    pub remotes: Vec<Remote>,
+    /// Where files dropped in `<data_dir>/outbox/<channel>/` are sent: a remote's name.
+    pub outbox_remote: Option<String>,
+}
+
+impl Channel {
+    pub fn remote(&self, name: &str) -> Option<&Remote> {
+        self.remotes.iter().find(|r| r.name == name)
+    }
 }
 
 /// How a partner logs in to the DMZ: verifiers only, never a plaintext secret.
@@ -143,6 +171,8 @@ pub struct InnerFile {
     channels: Vec<ChannelFile>,
     #[serde(default)]
     profiles: Vec<ProfileFile>,
+    #[serde(default)]
+    jobs: Vec<jobs::JobFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +215,9 @@ struct ChannelFile {
     #[serde(default)]
     smtp_auth_required: bool,
     as2: Option<as2::As2File>,
+    #[serde(default)]
+    remotes: Vec<remote::RemoteFile>,
+    outbox_remote: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,6 +267,7 @@ impl InnerFile {
         let channels = validate_channels(self.channels, &self.data_dir, problems);
         let names: HashSet<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         let profiles = validate_profiles(self.profiles, &names, &self.data_dir, problems);
+        let jobs = jobs::validate_jobs(self.jobs, &channels, problems);
         InnerSettings {
             node_id: self.node_id,
             streaming_size: self.streaming_size,
@@ -242,6 +276,7 @@ impl InnerFile {
             dmz_listeners: validate_listeners(self.dmz_listeners, problems),
             channels,
             profiles,
+            jobs,
             data_dir: self.data_dir,
         }
     }
@@ -341,6 +376,19 @@ fn validate_channels(files: Vec<ChannelFile>, data_dir: &std::path::Path, proble
             if file.smtp_auth_required && !logins.iter().any(|l| l.password_hash.is_some()) {
                 problems.push(format!("{field}.smtp_auth_required: no login of this channel has a password_hash"));
             }
+            let remotes = remote::validate_remotes(
+                file.remotes,
+                &field,
+                file.as2.is_some(),
+                file.invisible_to_dmz,
+                data_dir,
+                problems,
+            );
+            if let Some(name) = &file.outbox_remote
+                && !remotes.iter().any(|r| r.name == *name)
+            {
+                problems.push(format!("{field}.outbox_remote: no remote named {name:?} in this channel"));
+            }
             Channel {
                 name: file.name,
                 invisible_to_dmz: file.invisible_to_dmz,
@@ -349,6 +397,8 @@ fn validate_channels(files: Vec<ChannelFile>, data_dir: &std::path::Path, proble
                 smtp_addresses,
                 smtp_auth_required: file.smtp_auth_required,
                 as2: file.as2.map(|a| a.validate(&field, data_dir, &mut as2_pairs, problems)),
+                remotes,
+                outbox_remote: file.outbox_remote,
             }
         })
         .collect();

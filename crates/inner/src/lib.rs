@@ -30,8 +30,11 @@ pub mod deliver;
 pub mod fetch;
 pub mod housekeeping;
 pub mod node;
+pub mod outbound;
 pub mod push;
 pub mod receiver;
+pub mod remotes;
+pub mod seal;
 pub mod settings;
 
 pub use node::{RunningInner, start};

@@ -19,6 +19,7 @@ use sftp::fetch::{FetchConfig, Fetcher, HostKeyPolicy};
 use crate::TO_DMZ;
 use crate::admin::{self, AdminState};
 use crate::deliver::Deliverer;
+use crate::outbound::Jobs;
 use crate::push;
 use crate::receiver::InnerReceiver;
 use crate::settings::CurrentSettings;
@@ -65,7 +66,8 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     let link = Link::new();
     let node = Node { id: initial.node_id.clone(), role: NodeRole::Inner };
     let fetcher = Arc::new(Fetcher::new(fetch_config(&initial)?));
-    let receiver = Arc::new(InnerReceiver::new(Arc::clone(&spool), Some(fetcher)));
+    let jobs = Jobs::new(Arc::clone(&spool), settings.clone());
+    let receiver = Arc::new(InnerReceiver::new(Arc::clone(&spool), Some(fetcher)).with_jobs(Arc::clone(&jobs)));
     let admin_listener = bind(initial.admin.listen, "admin").await?;
     let tasks = TaskTracker::new();
     let dmz = &initial.dmz;
@@ -92,9 +94,10 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     let deliverer = Deliverer { spool: Arc::clone(&spool), settings: settings.clone() };
     tasks.spawn(deliverer.run(shutdown.clone()));
     tasks.spawn(crate::housekeeping::run(Arc::clone(&spool), shutdown.clone()));
+    tasks.spawn(Arc::clone(&jobs).schedule(shutdown.clone()));
     let admin_addr = local_addr(&admin_listener)?;
     let router =
-        admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone() });
+        admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone(), jobs });
     tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, shutdown).await) });
     tracing::info!(message = "inner node started", node = %initial.node_id, admin = %admin_addr, dmz = %dmz.url, mode = ?dmz.mode);
     Ok(RunningInner { admin_addr, message_service_addr, settings, spool, link, tasks })

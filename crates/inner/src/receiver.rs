@@ -23,12 +23,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use envelope::{Ack, AckOutcome, Body, DeliveryMeta, Envelope, EnvelopeId, Payload};
+use envelope::{Ack, AckOutcome, Body, DeliveryMeta, Envelope, EnvelopeId, Payload, RequestKind, RequestOutcome};
 use message_service::{ReceiveError, Receiver};
 use sha2::Digest;
 use spool::{Enqueued, NewItem, NewPayload, Spool};
 
 use crate::INBOUND;
+use crate::outbound::Jobs;
 use crate::fetch::{PayloadSource, StageError, fetch_staged};
 use fetches::{Fetches, Running, Start};
 
@@ -39,11 +40,18 @@ pub struct InnerReceiver {
     /// Where payloads by reference come from; `None` leaves them unacked.
     source: Option<Arc<dyn PayloadSource>>,
     fetches: Fetches,
+    /// Where fetch outcomes go (their job's run ends).
+    jobs: Option<Arc<Jobs>>,
 }
 
 impl InnerReceiver {
     pub fn new(spool: Arc<dyn Spool>, source: Option<Arc<dyn PayloadSource>>) -> Self {
-        InnerReceiver { spool, source, fetches: Fetches::default() }
+        InnerReceiver { spool, source, fetches: Fetches::default(), jobs: None }
+    }
+
+    pub fn with_jobs(mut self, jobs: Arc<Jobs>) -> Self {
+        self.jobs = Some(jobs);
+        self
     }
 }
 
@@ -107,8 +115,13 @@ impl InnerReceiver {
                 }
                 Body::Heartbeat(_) => Some(AckOutcome::Committed),
                 Body::ConfigPush(_) => Some(AckOutcome::Rejected { reason: "the inner owns the config".into() }),
-                other @ (Body::Fetch(_) | Body::Send(_) | Body::Outcome(_) | Body::PickedUp(_)) => {
-                    Some(AckOutcome::Rejected { reason: format!("the inner does not take {} envelopes yet", other.kind()) })
+                Body::Outcome(outcome) => Some(self.outcome(&outcome).await?),
+                Body::PickedUp(event) => {
+                    crate::outbound::record_picked_up(self.spool.as_ref(), envelope.id, &event).await?;
+                    Some(AckOutcome::Committed)
+                }
+                other @ (Body::Fetch(_) | Body::Send(_)) => {
+                    Some(AckOutcome::Rejected { reason: format!("the inner does not take {} envelopes", other.kind()) })
                 }
             };
             outcomes.push((envelope.id, outcome));
@@ -128,6 +141,22 @@ impl InnerReceiver {
                 Ack { id, outcome }
             })
             .collect())
+    }
+
+    /// Records how a request ended (durably, before the ack).
+    async fn outcome(&self, outcome: &RequestOutcome) -> Result<AckOutcome, ReceiveError> {
+        match (outcome.kind, &self.jobs) {
+            (RequestKind::Fetch, Some(jobs)) => jobs.outcome(outcome).await?,
+            _ => tracing::info!(
+                message = "request outcome",
+                request = %outcome.request,
+                kind = ?outcome.kind,
+                channel = %outcome.channel,
+                ok = outcome.ok,
+                detail = %outcome.detail
+            ),
+        }
+        Ok(AckOutcome::Committed)
     }
 
     /// Turns a delivery into an `inbound` item after checking its bytes, or says

@@ -3,7 +3,7 @@
 //! [`fetched_id`]), and only then apply the after-action (delete, move, leave).
 
 use async_trait::async_trait;
-use envelope::{AfterFetch, EnvelopeId, FetchRequest, SeenFile};
+use envelope::{AfterFetch, EnvelopeId, FetchRequest, FetchedMeta, Partner, Protocol, RemoteProtocol, SeenFile};
 use remote::{RemoteEntry, Session};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
@@ -42,6 +42,25 @@ pub trait FetchSink: Send + Sync {
         file: &FetchedFile,
         source: &mut (dyn AsyncRead + Unpin + Send),
     ) -> Result<bool, TransferError>;
+}
+
+/// How a fetched file is described as a delivery of the request's channel: the
+/// protocol it came by, the login as its partner, and where it was found. Both
+/// sinks (the DMZ's intake, the inner's own `inbound` queue) use this.
+pub fn delivered_as(request: &FetchRequest, file: &FetchedFile) -> Result<(Protocol, Partner, FetchedMeta), TransferError> {
+    let protocol = match request.remote.protocol {
+        RemoteProtocol::Ftp => Protocol::Ftp,
+        RemoteProtocol::Ftps => Protocol::Ftps,
+        RemoteProtocol::Sftp => Protocol::Sftp,
+        other => return Err(TransferError::permanent(format!("cannot fetch over {other}"))),
+    };
+    let login = Some(request.remote.user.clone()).filter(|user| !user.is_empty());
+    let fetched = FetchedMeta {
+        job: request.job.clone(),
+        remote: request.remote.name.clone(),
+        remote_path: file.remote_path.clone(),
+    };
+    Ok((protocol, Partner { login, remote: None }, fetched))
 }
 
 /// The envelope id of a fetched file: derived from the job, the remote path and the

@@ -81,7 +81,7 @@ mod pipe;
 mod target;
 
 pub use error::TransferError;
-pub use fetch::{FetchSink, FetchedFile, fetch, fetched_id};
+pub use fetch::{FetchSink, FetchedFile, delivered_as, fetch, fetched_id};
 pub use send::send;
 pub use target::{DETAIL_LIMIT, MAX_IN_MEMORY_BYTES};
 

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use envelope::{EnvelopeId, FetchRequest, FetchedMeta, Partner, Protocol, RemoteProtocol, SeenFile};
+use envelope::{EnvelopeId, FetchRequest, SeenFile};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use transfer::{FetchSink, FetchedFile, TransferError};
 
@@ -69,26 +69,16 @@ impl FetchSink for IntakeSink {
 
 /// A fetched file as a delivery of the request's channel.
 fn arrival(id: EnvelopeId, request: &FetchRequest, file: &FetchedFile) -> Result<Arrival, TransferError> {
-    let protocol = match request.remote.protocol {
-        RemoteProtocol::Ftp => Protocol::Ftp,
-        RemoteProtocol::Ftps => Protocol::Ftps,
-        RemoteProtocol::Sftp => Protocol::Sftp,
-        other => return Err(TransferError::permanent(format!("cannot fetch over {other}"))),
-    };
-    let login = Some(request.remote.user.clone()).filter(|user| !user.is_empty());
+    let (protocol, partner, fetched) = transfer::delivered_as(request, file)?;
     Ok(Arrival {
         id,
         channel: request.channel.clone(),
         protocol,
-        partner: Partner { login, remote: None },
+        partner,
         path: file.name.clone(),
         mail: None,
         as2: None,
-        fetched: Some(FetchedMeta {
-            job: request.job.clone(),
-            remote: request.remote.name.clone(),
-            remote_path: file.remote_path.clone(),
-        }),
+        fetched: Some(fetched),
     })
 }
 
