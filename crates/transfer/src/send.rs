@@ -46,6 +46,21 @@ async fn upload(request: &SendRequest, secret: &Plain, payload: &Path) -> Result
 }
 
 /// HTTP(S): one POST or PUT of the file; 2xx is success.
+/// `attachment; filename="<name>"` (RFC 6266): how the partner learns the file's
+/// name. A name beyond plain ASCII also goes as `filename*` (UTF-8, percent-encoded).
+fn disposition(name: &str) -> String {
+    let plain = |c: char| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\';
+    let fallback: String = name.chars().map(|c| if plain(c) { c } else { '_' }).collect();
+    if name.chars().all(plain) {
+        return format!("attachment; filename=\"{fallback}\"");
+    }
+    let encoded: String = name
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
 async fn http(request: &SendRequest, secret: &Plain, payload: &Path) -> Result<String, TransferError> {
     let target = &request.remote;
     let scheme = if target.protocol == RemoteProtocol::Https { "https" } else { "http" };
@@ -59,7 +74,7 @@ async fn http(request: &SendRequest, secret: &Plain, payload: &Path) -> Result<S
         url: url(scheme, target),
         content_type: "application/octet-stream".into(),
         auth,
-        headers: vec![],
+        headers: vec![("Content-Disposition".into(), disposition(&request.name))],
         tls: tls(target),
         timeouts: timeouts(target),
     };
@@ -70,4 +85,14 @@ async fn http(request: &SendRequest, secret: &Plain, payload: &Path) -> Result<S
     } else {
         format!("HTTP {} {excerpt}", reply.status)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_file_name_travels_in_content_disposition() {
+        assert_eq!(super::disposition("inv 1.xml"), "attachment; filename=\"inv 1.xml\"");
+        assert_eq!(super::disposition("a\"b"), "attachment; filename=\"a_b\"; filename*=UTF-8''a%22b");
+        assert_eq!(super::disposition("größe.txt"), "attachment; filename=\"gr__e.txt\"; filename*=UTF-8''gr%C3%B6%C3%9Fe.txt");
+    }
 }
