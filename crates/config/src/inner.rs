@@ -16,12 +16,14 @@ use crate::{Mode, PathGlob, Problems};
 mod as2;
 mod jobs;
 mod remote;
+mod response;
 #[cfg(test)]
 mod tests;
 
 pub use as2::As2Channel;
 pub use jobs::Job;
 pub use remote::{Remote, Secret, default_port};
+pub use response::{Response, render};
 
 /// The validated inner configuration.
 #[derive(Debug, Clone)]
@@ -125,6 +127,8 @@ pub struct Profile {
     pub if_exists: IfExists,
     /// What a mail (SMTP delivery) becomes: the `.eml` as received, or its attachments.
     pub mail: MailForm,
+    /// Sent back to the partner after each delivery, if set.
+    pub respond: Option<Response>,
 }
 
 impl Profile {
@@ -239,6 +243,7 @@ struct ProfileFile {
     if_exists: IfExists,
     #[serde(default)]
     mail: MailForm,
+    respond: Option<response::ResponseFile>,
 }
 
 fn default_streaming_size() -> u64 {
@@ -265,8 +270,7 @@ impl InnerFile {
         check_node_id(problems, &self.node_id);
         problems.range("streaming_size", self.streaming_size, 1024, 16 << 20);
         let channels = validate_channels(self.channels, &self.data_dir, problems);
-        let names: HashSet<&str> = channels.iter().map(|c| c.name.as_str()).collect();
-        let profiles = validate_profiles(self.profiles, &names, &self.data_dir, problems);
+        let profiles = validate_profiles(self.profiles, &channels, &self.data_dir, problems);
         let jobs = jobs::validate_jobs(self.jobs, &channels, problems);
         InnerSettings {
             node_id: self.node_id,
@@ -449,7 +453,7 @@ impl LoginFile {
 
 fn validate_profiles(
     files: Vec<ProfileFile>,
-    channels: &HashSet<&str>,
+    channels: &[Channel],
     data_dir: &std::path::Path,
     problems: &mut Problems,
 ) -> Vec<Profile> {
@@ -461,7 +465,7 @@ fn validate_profiles(
             if !names.insert(file.name.clone()) {
                 problems.push(format!("{field}: profile name defined twice"));
             }
-            if file.channel != "*" && !channels.contains(file.channel.as_str()) {
+            if file.channel != "*" && !channels.iter().any(|c| c.name == file.channel) {
                 problems.push(format!("{field}.channel: no channel named {:?}", file.channel));
             }
             let path = PathGlob::new(&file.path).unwrap_or_else(|e| {
@@ -473,6 +477,7 @@ fn validate_profiles(
                 Some(dir) => data_dir.join(dir),
                 None => data_dir.join("inbox"),
             };
+            let respond = file.respond.map(|r| r.validate(&field, &file.channel, channels, problems));
             Profile {
                 name: file.name,
                 channel: file.channel,
@@ -480,6 +485,7 @@ fn validate_profiles(
                 directory,
                 if_exists: file.if_exists,
                 mail: file.mail,
+                respond,
             }
         })
         .collect()
