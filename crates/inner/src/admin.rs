@@ -5,12 +5,13 @@
 //! | `GET /api/v1/status` | node, link, queues, spool usage, channels |
 //! | `GET /api/v1/deliveries[?channel=C]` | the delivery journal, oldest first |
 //! | `POST /api/v1/reload` | re-read the config file and push it; 200, or 400 with every problem |
-//! | `POST /api/v1/jobs/<job>/run` | start a run of a fetch job now: 202, 404 no such job, 409 still running |
-//! | `GET /api/v1/pickups` | complete downloads of pickup files the DMZ reported, oldest first |
+//!
+//! and the outbound routes of [`crate::outbound::api`] (jobs, sends, dead letters,
+//! pickups).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 use spool::Spool;
 
 use crate::deliver::journal::{DeliveryRecord, RECORD_PREFIX};
-use crate::outbound::{Jobs, StartError, picked_up_records};
+use crate::outbound::{Jobs, Sends};
 use crate::settings::CurrentSettings;
 use crate::{INBOUND, TO_DMZ};
 
@@ -32,6 +33,7 @@ pub struct AdminState {
     pub spool: Arc<dyn Spool>,
     pub link: Link,
     pub jobs: Arc<Jobs>,
+    pub sends: Arc<Sends>,
 }
 
 pub fn router(state: AdminState) -> Router {
@@ -39,8 +41,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/deliveries", get(deliveries))
         .route("/api/v1/reload", post(reload))
-        .route("/api/v1/jobs/{job}/run", post(run_job))
-        .route("/api/v1/pickups", get(pickups))
+        .merge(crate::outbound::api::routes())
         .with_state(state)
 }
 
@@ -92,17 +93,3 @@ async fn reload(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
     }
 }
 
-async fn run_job(State(state): State<AdminState>, Path(job): Path<String>) -> (StatusCode, Json<Value>) {
-    match state.jobs.start(&job) {
-        Ok(()) => (StatusCode::ACCEPTED, Json(json!({"job": job, "started": true}))),
-        Err(error @ StartError::NoSuchJob(_)) => (StatusCode::NOT_FOUND, Json(json!({"error": error.to_string()}))),
-        Err(error @ StartError::Running(_)) => (StatusCode::CONFLICT, Json(json!({"error": error.to_string()}))),
-    }
-}
-
-async fn pickups(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
-    match picked_up_records(state.spool.as_ref()) {
-        Ok(records) => (StatusCode::OK, Json(json!(records))),
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error.to_string()}))),
-    }
-}

@@ -19,7 +19,7 @@ use sftp::fetch::{FetchConfig, Fetcher, HostKeyPolicy};
 use crate::TO_DMZ;
 use crate::admin::{self, AdminState};
 use crate::deliver::Deliverer;
-use crate::outbound::Jobs;
+use crate::outbound::{Jobs, Sends};
 use crate::push;
 use crate::receiver::InnerReceiver;
 use crate::settings::CurrentSettings;
@@ -67,7 +67,9 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     let node = Node { id: initial.node_id.clone(), role: NodeRole::Inner };
     let fetcher = Arc::new(Fetcher::new(fetch_config(&initial)?));
     let jobs = Jobs::new(Arc::clone(&spool), settings.clone());
-    let receiver = Arc::new(InnerReceiver::new(Arc::clone(&spool), Some(fetcher)).with_jobs(Arc::clone(&jobs)));
+    let sends = Sends::new(Arc::clone(&spool), settings.clone(), Arc::clone(&fetcher));
+    let receiver = InnerReceiver::new(Arc::clone(&spool), Some(fetcher));
+    let receiver = Arc::new(receiver.with_outbound(Arc::clone(&jobs), Arc::clone(&sends)));
     let admin_listener = bind(initial.admin.listen, "admin").await?;
     let tasks = TaskTracker::new();
     let dmz = &initial.dmz;
@@ -91,13 +93,15 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
         shutdown.clone(),
     ));
     tasks.spawn(push::push_on_link_up(Arc::clone(&spool), settings.clone(), link.clone(), shutdown.clone()));
-    let deliverer = Deliverer { spool: Arc::clone(&spool), settings: settings.clone() };
+    let deliverer = Deliverer { spool: Arc::clone(&spool), settings: settings.clone(), responses: Some(Arc::clone(&sends)) };
     tasks.spawn(deliverer.run(shutdown.clone()));
     tasks.spawn(crate::housekeeping::run(Arc::clone(&spool), shutdown.clone()));
     tasks.spawn(Arc::clone(&jobs).schedule(shutdown.clone()));
+    tasks.spawn(Arc::clone(&sends).run(shutdown.clone()));
+    tasks.spawn(crate::outbound::outbox::watch(Arc::clone(&sends), settings.clone(), shutdown.clone()));
     let admin_addr = local_addr(&admin_listener)?;
     let router =
-        admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone(), jobs });
+        admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone(), jobs, sends });
     tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, shutdown).await) });
     tracing::info!(message = "inner node started", node = %initial.node_id, admin = %admin_addr, dmz = %dmz.url, mode = ?dmz.mode);
     Ok(RunningInner { admin_addr, message_service_addr, settings, spool, link, tasks })

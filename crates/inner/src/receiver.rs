@@ -29,7 +29,7 @@ use sha2::Digest;
 use spool::{Enqueued, NewItem, NewPayload, Spool};
 
 use crate::INBOUND;
-use crate::outbound::Jobs;
+use crate::outbound::{Jobs, Sends};
 use crate::fetch::{PayloadSource, StageError, fetch_staged};
 use fetches::{Fetches, Running, Start};
 
@@ -42,15 +42,18 @@ pub struct InnerReceiver {
     fetches: Fetches,
     /// Where fetch outcomes go (their job's run ends).
     jobs: Option<Arc<Jobs>>,
+    /// Where send outcomes go.
+    sends: Option<Arc<Sends>>,
 }
 
 impl InnerReceiver {
     pub fn new(spool: Arc<dyn Spool>, source: Option<Arc<dyn PayloadSource>>) -> Self {
-        InnerReceiver { spool, source, fetches: Fetches::default(), jobs: None }
+        InnerReceiver { spool, source, fetches: Fetches::default(), jobs: None, sends: None }
     }
 
-    pub fn with_jobs(mut self, jobs: Arc<Jobs>) -> Self {
+    pub fn with_outbound(mut self, jobs: Arc<Jobs>, sends: Arc<Sends>) -> Self {
         self.jobs = Some(jobs);
+        self.sends = Some(sends);
         self
     }
 }
@@ -145,8 +148,9 @@ impl InnerReceiver {
 
     /// Records how a request ended (durably, before the ack).
     async fn outcome(&self, outcome: &RequestOutcome) -> Result<AckOutcome, ReceiveError> {
-        match (outcome.kind, &self.jobs) {
-            (RequestKind::Fetch, Some(jobs)) => jobs.outcome(outcome).await?,
+        match (outcome.kind, &self.jobs, &self.sends) {
+            (RequestKind::Fetch, Some(jobs), _) => jobs.outcome(outcome).await?,
+            (RequestKind::Send, _, Some(sends)) => sends.outcome(outcome).await?,
             _ => tracing::info!(
                 message = "request outcome",
                 request = %outcome.request,

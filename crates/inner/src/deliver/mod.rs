@@ -5,7 +5,8 @@
 //! (one commit) → write and fsync the files under temp names, several at once →
 //! rename them into place in batch order (so a channel's files appear in order) →
 //! fsync each directory once ([`place`]) → ack the placed items together with their
-//! journal records and intent deletions (one commit). A crash
+//! journal records and intent deletions (one commit), after committing the
+//! responses of profiles that answer deliveries ([`crate::outbound::responses`]). A crash
 //! anywhere repeats the round for the unacked items, which find their intents and
 //! rewrite the same files, so the effect is one file and one journal record.
 //!
@@ -29,6 +30,7 @@ use spool::{Seq, Spool, StateWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::INBOUND;
+use crate::outbound::Sends;
 use crate::settings::CurrentSettings;
 use journal::{DeliveryRecord, intent_key, now_micros, record_key};
 use place::Placement;
@@ -42,6 +44,8 @@ const BATCH: usize = 64;
 pub struct Deliverer {
     pub spool: Arc<dyn Spool>,
     pub settings: CurrentSettings,
+    /// Where profile responses are committed; `None`: none are sent.
+    pub responses: Option<Arc<Sends>>,
 }
 
 impl Deliverer {
@@ -114,6 +118,9 @@ impl Deliverer {
     async fn finish(&self, done: &[Planned]) -> Result<(), spool::SpoolError> {
         if done.is_empty() {
             return Ok(());
+        }
+        if let Some(sends) = &self.responses {
+            crate::outbound::responses::respond(sends, &self.settings.get(), done).await?;
         }
         let seqs: Vec<Seq> = done.iter().map(|p| p.item.seq).collect();
         let mut writes = Vec::with_capacity(done.len() * 2);
