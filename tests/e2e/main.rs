@@ -14,6 +14,7 @@ mod invisible;
 mod outbound_fetch;
 mod outbound_mail_as2;
 mod outbound_pickup;
+mod outbound_responses;
 mod outbound_send;
 mod partner_as2;
 mod partner_bad_input;

@@ -12,16 +12,9 @@ use envelope::{
 };
 use sha2::Digest;
 
-use crate::support::outbound::{dead_letters, replay, send_file, wait_for_send};
+use crate::support::outbound::{dead_letters, http_remote, replay, send_file, wait_for_send};
 use crate::support::partners::{HttpSink, PartnerServers};
 use crate::support::{Cluster, ClusterOptions, Mode, free_port, payload, wait_for};
-
-fn http_remote(name: &str, port: u16, retries: u32) -> String {
-    format!(
-        "\n[[channels.remotes]]\nname = \"{name}\"\nprotocol = \"http\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-         url_path = \"/in\"\nretries = {retries}\nretry_base_ms = 100\nretry_max_ms = 300\n"
-    )
-}
 
 async fn cluster_with(servers: &PartnerServers, extra_remotes: String) -> Cluster {
     let secrets = tempfile::tempdir().expect("secrets dir").keep();

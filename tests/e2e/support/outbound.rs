@@ -8,6 +8,14 @@ use serde_json::Value;
 use super::http::get_json;
 use super::{Cluster, wait_for};
 
+/// A `[[channels.remotes]]` table: HTTP POST to `127.0.0.1:<port>/in`.
+pub fn http_remote(name: &str, port: u16, retries: u32) -> String {
+    format!(
+        "\n[[channels.remotes]]\nname = \"{name}\"\nprotocol = \"http\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         url_path = \"/in\"\nretries = {retries}\nretry_base_ms = 100\nretry_max_ms = 300\n"
+    )
+}
+
 /// `POST /api/v1/jobs/<job>/run`; panics unless the inner takes it.
 pub async fn run_job(cluster: &Cluster, job: &str) {
     let url = format!("{}/api/v1/jobs/{job}/run", cluster.inner_admin);

@@ -84,6 +84,8 @@ impl PartnerServers {
 pub struct Received {
     pub method: String,
     pub path: String,
+    /// The `Content-Disposition` header, if any.
+    pub disposition: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -105,7 +107,9 @@ impl HttpSink {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, usize::MAX).await.map(|b| b.to_vec()).unwrap_or_default();
                 let path = parts.uri.path().to_owned();
-                log.lock().expect("sink log").push(Received { method: parts.method.to_string(), path, body });
+                let disposition =
+                    parts.headers.get("content-disposition").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                log.lock().expect("sink log").push(Received { method: parts.method.to_string(), path, disposition, body });
                 (axum::http::StatusCode::CREATED, "stored")
             }
         });
