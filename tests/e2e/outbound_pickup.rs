@@ -52,7 +52,9 @@ async fn partners_download_pickup_files_with_sftp_and_curl_and_only_their_own() 
     assert!(!listed.contains("once.txt"), "a delete-after-pickup file is still listed: {listed}");
 
     let theirs = sftp_batch(&cluster, "other-user", SshAuth::Password, local.path(), "ls -1 outbox\nget outbox/report.csv\n");
-    let seen = String::from_utf8_lossy(&theirs.stdout).into_owned();
-    assert!(!seen.contains("report.csv"), "another channel sees demo's pickup file: {seen}");
+    let stdout = String::from_utf8_lossy(&theirs.stdout).into_owned();
+    // sftp echoes each batch command after `sftp> `; the rest is its answers.
+    let seen: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("sftp>")).collect();
+    assert!(!seen.iter().any(|l| l.contains("report.csv")), "another channel sees demo's pickup file: {stdout}");
     assert!(!theirs.status.success(), "another channel downloaded demo's pickup file");
 }

@@ -27,8 +27,12 @@ async fn received_after_sends(cluster: &Cluster, sink: &HttpSink, count: usize) 
 async fn a_file_dropped_in_the_outbox_folder_is_sent_once_and_removed() {
     let port = free_port();
     let sink = HttpSink::start(port).await;
-    let tables = "outbox_remote = \"web\"\n".to_string() + &http_remote("web", port, 2);
-    let cluster = Cluster::start(ClusterOptions { channel_tables: tables, ..ClusterOptions::default() }).await;
+    let options = ClusterOptions {
+        channel_keys: "outbox_remote = \"web\"\n".into(),
+        channel_tables: http_remote("web", port, 2),
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::start(options).await;
     let outbox = cluster.dir.path().join("inner/outbox/demo");
     std::fs::create_dir_all(&outbox).expect("outbox folder");
     std::fs::write(outbox.join(".hidden"), b"never sent").expect("hidden file");
