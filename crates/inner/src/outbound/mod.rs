@@ -28,6 +28,8 @@ pub mod record;
 mod reports;
 pub mod responses;
 pub mod sends;
+#[cfg(test)]
+mod tests;
 
 pub use jobs::{Jobs, StartError};
 pub use sends::{NewSend, SENDS, Sends, SubmitError};

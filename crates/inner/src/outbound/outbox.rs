@@ -27,7 +27,7 @@ const SCAN_EVERY: Duration = Duration::from_secs(1);
 const TAKEN: &str = ".taken";
 
 /// What a file looked like at the previous scan.
-type Seen = HashMap<PathBuf, (u64, Option<SystemTime>)>;
+pub(super) type Seen = HashMap<PathBuf, (u64, Option<SystemTime>)>;
 
 /// Watches the outbox folders until `shutdown`.
 pub async fn watch(sends: Arc<Sends>, settings: CurrentSettings, shutdown: CancellationToken) {
@@ -50,7 +50,7 @@ pub async fn watch(sends: Arc<Sends>, settings: CurrentSettings, shutdown: Cance
 
 /// One scan of one channel's folder: sends what was taken before, then takes
 /// what is complete.
-async fn scan(sends: &Sends, folder: &Path, channel: &str, remote: &str, seen: &mut Seen) -> std::io::Result<()> {
+pub(super) async fn scan(sends: &Sends, folder: &Path, channel: &str, remote: &str, seen: &mut Seen) -> std::io::Result<()> {
     let taken = folder.join(TAKEN);
     tokio::fs::create_dir_all(&taken).await?;
     for (path, name) in plain_files(&taken).await? {
