@@ -169,3 +169,25 @@ async fn the_dmz_refuses_to_dial_a_server_its_channel_does_not_list() {
     .await;
     assert!(sink.received().is_empty(), "the DMZ dialled a server no channel lists");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_the_inner_took_survives_its_kill_and_is_delivered_once() {
+    let port = free_port();
+    let sink = HttpSink::start(port).await;
+    let options = ClusterOptions { channel_tables: http_remote("web", port, 2), ..ClusterOptions::default() };
+    let mut cluster = Cluster::start(options).await;
+    let small = payload(50, 20_000);
+    let large = payload(51, 900_000);
+    let first = send_file(&cluster, "web", "small.bin", None, small.clone()).await;
+    let second = send_file(&cluster, "web", "large.bin", None, large.clone()).await;
+    // Killed at once: each send is somewhere between committed on the inner and
+    // delivered; wherever it is, it must arrive once.
+    cluster.inner.kill();
+    cluster.inner.start();
+    wait_for_send(&cluster, &first, "delivered").await;
+    wait_for_send(&cluster, &second, "delivered").await;
+    let received = sink.received();
+    assert_eq!(received.len(), 2, "the partner got {} requests", received.len());
+    let bodies: Vec<&Vec<u8>> = received.iter().map(|r| &r.body).collect();
+    assert!(bodies.contains(&&small) && bodies.contains(&&large), "the payloads differ");
+}
