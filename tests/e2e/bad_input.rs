@@ -113,3 +113,25 @@ async fn full_spool_refuses_with_507_and_keeps_what_it_accepted() {
     cluster.wait_for_dmz_drained().await;
     assert_eq!(inject(&cluster.client, &cluster.dmz_admin, "demo", "after.bin", vec![1; 1000]).await.status, Some(201));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_apis_refuse_requests_without_the_token() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let anonymous = reqwest::Client::new();
+    let wrong = client_with_token("not-the-admin-token-of-this-cluster");
+    for admin in [&cluster.dmz_admin, &cluster.inner_admin] {
+        let url = format!("{admin}/api/v1/status");
+        for client in [&anonymous, &wrong] {
+            let response = client.get(&url).send().await.expect("answer");
+            assert_eq!(response.status(), 401, "{url}");
+            assert!(response.headers().contains_key("www-authenticate"), "{url}");
+        }
+        let response = cluster.client.get(&url).send().await.expect("answer");
+        assert_eq!(response.status(), 200, "{url} with the token");
+    }
+    let injected = inject(&anonymous, &cluster.dmz_admin, "demo", "sneaky.txt", b"x".to_vec()).await;
+    assert_eq!(injected.status, Some(401));
+    let item = Item { channel: "demo".into(), path: "proper.txt".into(), bytes: b"with the token".to_vec() };
+    assert_eq!(inject(&cluster.client, &cluster.dmz_admin, "demo", &item.path, item.bytes.clone()).await.status, Some(201));
+    assert_delivered(&cluster, &[item], &[]).await;
+}

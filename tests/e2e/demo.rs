@@ -20,8 +20,13 @@ async fn demo_delivers_and_stops_cleanly_on_ctrl_c() {
             .spawn()
             .expect("start demo"),
     );
-    let client = reqwest::Client::new();
     let dmz_admin = "http://127.0.0.1:9000";
+    let token_file = data.path().join("admin.token");
+    let token = wait_for("the demo's admin token", Duration::from_secs(30), || async {
+        std::fs::read_to_string(&token_file).ok().filter(|t| t.ends_with('\n'))
+    })
+    .await;
+    let client = client_with_token(token.trim());
     wait_for("the demo to serve channel demo", Duration::from_secs(30), || async {
         let status = inject(&client, dmz_admin, "demo", "hello.txt", b"hello, partner".to_vec()).await.status?;
         (status == 201).then_some(())

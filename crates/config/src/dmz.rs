@@ -2,7 +2,7 @@
 //! (channels, logins, which listeners) is pushed by the inner at run time.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -88,10 +88,13 @@ pub struct DmzMessageService {
     pub reconnect_max: Duration,
 }
 
-/// The admin HTTP listener (injection, status); bind it to an internal address.
+/// The admin HTTP listener (API, `/metrics`, status page); bind it to an internal address.
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub listen: SocketAddr,
+    /// The file holding the admin API's bearer token; unset: `<data_dir>/admin.token`,
+    /// made on the first start. Relative paths are under `data_dir`.
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +172,8 @@ struct MessageServiceFile {
 #[derive(Debug, Deserialize)]
 pub(crate) struct AdminFile {
     listen: String,
+    #[serde(default)]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,7 +219,7 @@ impl DmzFile {
             node_id: self.node_id,
             data_dir: self.data_dir.clone(),
             message_service: self.message_service.validate(problems),
-            admin: self.admin.validate(problems),
+            admin: self.admin.validate(&self.data_dir, problems),
             limits: self.limits.validate(problems),
             sftp: PartnerSftp { host_key: in_dir(&self.data_dir, self.sftp.host_key, "ssh_host_ed25519_key") },
             ftp: self.ftp.validate(&self.data_dir, problems),
@@ -296,8 +301,9 @@ impl MessageServiceFile {
 }
 
 impl AdminFile {
-    pub(crate) fn validate(self, problems: &mut Problems) -> Admin {
-        Admin { listen: problems.socket_addr("admin.listen", &self.listen) }
+    pub(crate) fn validate(self, data_dir: &Path, problems: &mut Problems) -> Admin {
+        let token_file = self.token_file.map(|file| data_dir.join(file));
+        Admin { listen: problems.socket_addr("admin.listen", &self.listen), token_file }
     }
 }
 

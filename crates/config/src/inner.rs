@@ -276,7 +276,7 @@ impl InnerFile {
             node_id: self.node_id,
             streaming_size: self.streaming_size,
             dmz: self.dmz.validate(&self.data_dir, problems),
-            admin: self.admin.validate(problems),
+            admin: self.admin.validate(&self.data_dir, problems),
             dmz_listeners: validate_listeners(self.dmz_listeners, problems),
             channels,
             profiles,

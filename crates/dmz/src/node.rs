@@ -10,7 +10,7 @@ use std::sync::Arc;
 use config::dmz::DmzSettings;
 use envelope::NodeRole;
 use message_service::{ByReference, Link, Node, References};
-use plumbing::{StartError, bind, client_config, local_addr, log_exit, server_config};
+use plumbing::{AdminToken, StartError, bind, client_config, local_addr, log_exit, server_config};
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -55,6 +55,7 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     });
     let ms = &settings.message_service;
     let ms_listener = bind(ms.listen, "message service").await?;
+    let admin_token = AdminToken::load(settings.admin.token_file.as_deref(), &settings.data_dir)?;
     let admin_listener = bind(settings.admin.listen, "admin").await?;
     let tasks = TaskTracker::new();
     let references = References::new();
@@ -100,7 +101,7 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
         link,
     };
     let router = admin::router(admin_state, settings.limits.max_payload_bytes);
-    tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, shutdown).await) });
+    tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, admin_token, shutdown).await) });
     tracing::info!(
         message = "DMZ node started",
         node = %settings.node_id,

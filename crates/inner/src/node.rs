@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use envelope::NodeRole;
 use message_service::{Link, Node};
-use plumbing::{StartError, bind, client_config, local_addr, log_exit, server_config};
+use plumbing::{AdminToken, StartError, bind, client_config, local_addr, log_exit, server_config};
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -70,6 +70,7 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     let sends = Sends::new(Arc::clone(&spool), settings.clone(), Arc::clone(&fetcher));
     let receiver = InnerReceiver::new(Arc::clone(&spool), Some(fetcher));
     let receiver = Arc::new(receiver.with_outbound(Arc::clone(&jobs), Arc::clone(&sends)));
+    let admin_token = AdminToken::load(initial.admin.token_file.as_deref(), &initial.data_dir)?;
     let admin_listener = bind(initial.admin.listen, "admin").await?;
     let tasks = TaskTracker::new();
     let dmz = &initial.dmz;
@@ -102,7 +103,7 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     let admin_addr = local_addr(&admin_listener)?;
     let router =
         admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone(), jobs, sends });
-    tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, shutdown).await) });
+    tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, admin_token, shutdown).await) });
     tracing::info!(message = "inner node started", node = %initial.node_id, admin = %admin_addr, dmz = %dmz.url, mode = ?dmz.mode);
     Ok(RunningInner { admin_addr, message_service_addr, settings, spool, link, tasks })
 }

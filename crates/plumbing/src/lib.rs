@@ -1,9 +1,13 @@
 //! Plumbing shared by the DMZ and the inner node: binding listeners with errors that
 //! name them, serving an admin router with graceful shutdown, the JSON shapes both
-//! status endpoints use, and start-up errors. The routes themselves belong to each
+//! status endpoints use, the admin token (`admin_auth.rs`), and start-up errors. The routes themselves belong to each
 //! role.
 
 #![forbid(unsafe_code)]
+
+mod admin_auth;
+
+pub use admin_auth::{AdminToken, COOKIE as ADMIN_COOKIE};
 
 use std::net::SocketAddr;
 
@@ -14,9 +18,15 @@ use spool::SpoolError;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Serves `router` until `shutdown`; in-flight requests finish first.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+/// Serves an admin `router`, every route behind `token`, until `shutdown`; in-flight
+/// requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    token: AdminToken,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let service = token.guard(router).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
 

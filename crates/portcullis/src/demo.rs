@@ -20,11 +20,18 @@ pub fn run(data: &Path) -> ExitCode {
     }
     let dmz_settings = with_data_dir(DMZ_TOML, &data.join("dmz")).and_then(|t| config::parse_dmz(&t));
     let inner_settings = with_data_dir(INNER_TOML, &data.join("inner")).and_then(|t| config::parse_inner(&t));
-    let (mut dmz_settings, inner_settings) = match (dmz_settings, inner_settings) {
+    let (mut dmz_settings, mut inner_settings) = match (dmz_settings, inner_settings) {
         (Ok(d), Ok(i)) => (d, i),
         (d, i) => return tools::report(&[d.err(), i.err()].into_iter().flatten().flatten().collect::<Vec<_>>()),
     };
     init_tracing();
+    // One admin token for both nodes, made on first start, so one file opens both.
+    let token_file = data.join("admin.token");
+    if let Err(error) = plumbing::AdminToken::load(None, data) {
+        return failed(&error);
+    }
+    dmz_settings.admin.token_file = Some(token_file.clone());
+    inner_settings.admin.token_file = Some(token_file);
     // The demo introduces its inner node to its DMZ: the inner's SFTP key (made on
     // first start) is what the DMZ's internal SFTP listener accepts.
     match sftp::keys::load_or_generate(&inner_settings.dmz.sftp_key) {
@@ -72,21 +79,24 @@ fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner)
          partner SFTP           127.0.0.1:2222\n  \
          partner SMTP           127.0.0.1:2525 (STARTTLS; AUTH under TLS)\n  \
          partner AS2            http://127.0.0.1:4080/as2 (DEMO-PARTNER to PORTCULLIS; keys in {as2}/)\n  \
-         DMZ admin              http://{dmz_admin}\n  \
-         inner admin            http://{inner_admin}\n\n  \
+         DMZ admin / metrics    http://{dmz_admin}\n  \
+         inner admin / metrics  http://{inner_admin}\n  \
+         admin token            {token} (send it as a bearer token)\n\n  \
          channel `demo`: partner login demo / password demo, mail to demo@dmz.localhost\n  \
          deliver a file:  sftp -P 2222 demo@127.0.0.1   (then: put FILE)\n  \
          \x20                curl -T FILE ftp://demo:demo@127.0.0.1:2121/FILE\n  \
          \x20                swaks -s 127.0.0.1:2525 -t demo@dmz.localhost --attach @FILE\n  \
-         \x20                curl --data-binary @FILE 'http://{dmz_admin}/api/v1/deliveries?channel=demo&path=hello.txt'\n  \
+         \x20                curl -H \"Authorization: Bearer $(cat {token})\" \\\n  \
+         \x20                  --data-binary @FILE 'http://{dmz_admin}/api/v1/deliveries?channel=demo&path=hello.txt'\n  \
          it lands in:     {inbox}/\n  \
-         status:          curl http://{inner_admin}/api/v1/status\n\n\
+         status:          curl -H \"Authorization: Bearer $(cat {token})\" http://{inner_admin}/api/v1/status\n\n\
          Ctrl-C stops both nodes.\n",
         ms = dmz.message_service_addr,
         internal = dmz.internal_sftp_addr,
         dmz_admin = dmz.admin_addr,
         inner_admin = inner.admin_addr,
         inbox = inbox.display(),
+        token = data.join("admin.token").display(),
         as2 = data.join("inner/as2").display(),
     );
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{free_port, http::get_json, wait_for};
+use super::http::{ADMIN_TOKEN, admin_client, get_json};
+use super::{free_port, wait_for};
 
 /// The argon2id hash of "demo".
 pub const DEMO_HASH: &str =
@@ -190,6 +191,7 @@ impl Cluster {
         let dmz_config = dir.path().join("dmz.toml");
         let inner_config = dir.path().join("inner.toml");
         let inner_key = keygen(&dir.path().join("inner/dmz-sftp.key"));
+        std::fs::write(dir.path().join("admin.token"), format!("{ADMIN_TOKEN}\n")).expect("write admin.token");
         let ms = (dmz_ms, inner_ms);
         std::fs::write(&dmz_config, dmz_toml(dir.path(), &options, ms, dmz_admin, &ports, &inner_key))
             .expect("write dmz.toml");
@@ -204,7 +206,7 @@ impl Cluster {
             inner_admin: format!("http://127.0.0.1:{inner_admin}"),
             dmz_ms_port: dmz_ms,
             ports,
-            client: reqwest::Client::new(),
+            client: admin_client(),
             options,
             dir,
         }
@@ -287,12 +289,13 @@ fn dmz_toml(
     format!(
         "role = \"dmz\"\nnode_id = \"test-dmz\"\ndata_dir = \"{data}\"\n\n\
          [message_service]\nlisten = \"127.0.0.1:{ms}\"\n{mode}\nreconnect_max_ms = 300\n{extra}\n\n\
-         [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\ntoken_file = \"{token}\"\n\n\
          [limits]\nmax_payload_bytes = {max}\nspool_quota_bytes = {quota}\n\n\
          [internal_sftp]\nlisten = \"127.0.0.1:{internal}\"\nallow = [\"127.0.0.0/8\"]\nauthorized_keys = [\"{key}\"]\n\n\
          [ftp]\npassive_ports = \"{low}-{high}\"\npassive_address = \"127.0.0.1\"\n\n\
          [smtp]\nhostname = \"dmz.test\"\n{smtp_extra}\n",
         data = dir.join("dmz").display(),
+        token = dir.join("admin.token").display(),
         internal = p.internal_sftp,
         low = p.passive.0,
         high = p.passive.1,
@@ -312,12 +315,13 @@ fn inner_toml(dir: &Path, o: &ClusterOptions, (dmz_ms, inner_ms): (u16, u16), ad
         "role = \"inner\"\nnode_id = \"test-inner\"\ndata_dir = \"{data}\"\nstreaming_size = {streaming}\n\n\
          [dmz]\nurl = \"http://127.0.0.1:{dmz_ms}\"\n{mode}\nreconnect_max_ms = 300\n\
          sftp = \"127.0.0.1:{internal}\"\n\n\
-         [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\ntoken_file = \"{token}\"\n\n\
          [[dmz_listeners]]\nprotocol = \"sftp\"\nbind = \"127.0.0.1:{sftp}\"\n\n\
          [[dmz_listeners]]\nprotocol = \"ftp\"\nbind = \"127.0.0.1:{ftp}\"\n\n\
          [[dmz_listeners]]\nprotocol = \"smtp\"\nbind = \"127.0.0.1:{smtp}\"\n\n\
          [[dmz_listeners]]\nprotocol = \"as2\"\nbind = \"127.0.0.1:{as2}\"\n",
         data = dir.join("inner").display(),
+        token = dir.join("admin.token").display(),
         streaming = o.streaming_size,
         internal = p.internal_sftp,
         sftp = p.sftp,

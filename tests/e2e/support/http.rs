@@ -4,6 +4,22 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+/// The admin token the test clusters' nodes are configured with.
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef";
+
+/// A client that sends `token` to the admin APIs as a bearer token.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {token}").parse().expect("token is a valid header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers).build().expect("admin client")
+}
+
+/// A client for the test clusters' admin APIs.
+pub fn admin_client() -> reqwest::Client {
+    client_with_token(ADMIN_TOKEN)
+}
+
 /// The outcome of one injection.
 #[derive(Debug, Clone)]
 pub struct Injected {

@@ -13,7 +13,7 @@ pub mod payloads;
 
 pub use check::{Item, assert_delivered, inject_many};
 pub use cluster::{Cluster, ClusterOptions, Mode};
-pub use http::{Injected, delivered_records, inject};
+pub use http::{Injected, client_with_token, delivered_records, inject};
 pub use payloads::payload;
 
 use std::time::{Duration, Instant};

@@ -181,12 +181,15 @@ impl Pair {
             .map_err(|_| format!("the DMZ does not answer on its pushed {protocol} listener 127.0.0.1:{port}"))
     }
 
-    /// GET on the DMZ's admin API (plain HTTP/1.0: nothing more is needed).
+    /// GET on the DMZ's admin API (plain HTTP/1.0: nothing more is needed), with the
+    /// token the DMZ made in its data dir on its first start.
     fn get(&self, path: &str) -> Result<Value, BoxError> {
+        let token = std::fs::read_to_string(self.dir.path().join("dmz/admin.token"))?;
         let addr = SocketAddr::from(([127, 0, 0, 1], self.ports.dmz_admin));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+        let token = token.trim();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n")?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response)?;
         let text = String::from_utf8_lossy(&response);

@@ -37,14 +37,20 @@ impl Cluster {
     /// the channel `bench` (the inner pushed its config over the link).
     pub async fn start() -> Result<Cluster, BoxError> {
         let dir = crate::enqueue::scratch_dir()?;
-        let dmz_settings = config::parse_dmz(&dmz_toml(&dir.path().join("dmz"))).map_err(problems)?;
+        let token_file = dir.path().join("admin.token");
+        std::fs::write(&token_file, ADMIN_TOKEN)?;
+        let mut dmz_settings = config::parse_dmz(&dmz_toml(&dir.path().join("dmz"))).map_err(problems)?;
+        dmz_settings.admin.token_file = Some(token_file.clone());
         let dmz_token = CancellationToken::new();
         let dmz = dmz::start(dmz_settings, dmz_token.clone()).await?;
         let inner_text = inner_toml(&dir.path().join("inner"), dmz.message_service_addr);
-        let inner_settings = config::parse_inner(&inner_text).map_err(problems)?;
+        let mut inner_settings = config::parse_inner(&inner_text).map_err(problems)?;
+        inner_settings.admin.token_file = Some(token_file);
         let inner_token = CancellationToken::new();
         let inner = inner::start(CurrentSettings::new(inner_settings, None), inner_token.clone()).await?;
-        let http = reqwest::Client::builder().no_proxy().build()?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}").parse()?);
+        let http = reqwest::Client::builder().no_proxy().default_headers(headers).build()?;
         let cluster = Cluster {
             http,
             dmz_admin: dmz.admin_addr,
@@ -185,6 +191,9 @@ impl Injector {
         }
     }
 }
+
+/// The admin token both nodes of the bench cluster share.
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 
 fn give_up_after(start: Instant, what: &str) -> Result<(), BoxError> {
     if start.elapsed() > PATIENCE {
