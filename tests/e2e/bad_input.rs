@@ -132,6 +132,9 @@ async fn admin_apis_refuse_requests_without_the_token() {
     let injected = inject(&anonymous, &cluster.dmz_admin, "demo", "sneaky.txt", b"x".to_vec()).await;
     assert_eq!(injected.status, Some(401));
     let item = Item { channel: "demo".into(), path: "proper.txt".into(), bytes: b"with the token".to_vec() };
-    assert_eq!(inject(&cluster.client, &cluster.dmz_admin, "demo", &item.path, item.bytes.clone()).await.status, Some(201));
+    assert_eq!(
+        inject(&cluster.client, &cluster.dmz_admin, "demo", &item.path, item.bytes.clone()).await.status,
+        Some(201)
+    );
     assert_delivered(&cluster, &[item], &[]).await;
 }

@@ -67,7 +67,8 @@ async fn fetch_through_the_dmz_from_vsftpd_deletes_and_from_sshd_moves() {
     servers.put(&ftp_out, "skip.txt", b"not a csv");
     let big = payload(3, 200_000);
     servers.put(&sftp_out, "c.csv", &big);
-    let jobs = job("ftp-pull", "ftp", &ftp_out, "delete") + &job("sftp-pull", "sftp", &sftp_out, &format!("move:{done}"));
+    let jobs =
+        job("ftp-pull", "ftp", &ftp_out, "delete") + &job("sftp-pull", "sftp", &sftp_out, &format!("move:{done}"));
     let cluster = cluster_with(&servers, jobs).await;
 
     run_job(&cluster, "ftp-pull").await;
@@ -113,10 +114,7 @@ async fn a_job_that_leaves_files_remembers_them_and_a_direct_job_works_without_t
         (!Path::new(&direct).join("straight.csv").exists()).then_some(())
     })
     .await;
-    assert!(
-        !cluster.dmz.log_text().contains("straight.csv"),
-        "a via_dmz = false job went through the DMZ"
-    );
+    assert!(!cluster.dmz.log_text().contains("straight.csv"), "a via_dmz = false job went through the DMZ");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -33,7 +33,8 @@ async fn sends_reach_aiosmtpd_and_pyas2lib_through_the_dmz() {
     };
     let cluster = Cluster::start(options).await;
 
-    let message = b"From: gateway@dmz.test\r\nTo: edi@partner.test\r\nSubject: ack\r\n\r\n.leading dot\r\nok\r\n".to_vec();
+    let message =
+        b"From: gateway@dmz.test\r\nTo: edi@partner.test\r\nSubject: ack\r\n\r\n.leading dot\r\nok\r\n".to_vec();
     let id = send_file(&cluster, "mail", "ack.eml", None, message.clone()).await;
     wait_for_send(&cluster, &id, "delivered").await;
     let got = wait_for("the mail at the sink", Duration::from_secs(30), || async { mail.message(1) }).await;

@@ -51,7 +51,8 @@ async fn partners_download_pickup_files_with_sftp_and_curl_and_only_their_own() 
     assert!(listed.contains("report.csv"), "the kept pickup file is gone: {listed}");
     assert!(!listed.contains("once.txt"), "a delete-after-pickup file is still listed: {listed}");
 
-    let theirs = sftp_batch(&cluster, "other-user", SshAuth::Password, local.path(), "ls -1 outbox\nget outbox/report.csv\n");
+    let theirs =
+        sftp_batch(&cluster, "other-user", SshAuth::Password, local.path(), "ls -1 outbox\nget outbox/report.csv\n");
     let stdout = String::from_utf8_lossy(&theirs.stdout).into_owned();
     // sftp echoes each batch command after `sftp> `; the rest is its answers.
     let seen: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("sftp>")).collect();

@@ -74,11 +74,19 @@ async fn a_profile_answers_each_delivery_it_makes_once() {
     let base = format!("ftp://127.0.0.1:{}", cluster.ports.ftp);
     let other = local.path().join("other.bin");
     std::fs::write(&other, payload(41, 1_000)).expect("other");
-    assert_ok("curl ftp upload", &curl(&["-u", &user, "-T", &other.to_string_lossy(), &format!("{base}/other.bin")]), &cluster);
+    assert_ok(
+        "curl ftp upload",
+        &curl(&["-u", &user, "-T", &other.to_string_lossy(), &format!("{base}/other.bin")]),
+        &cluster,
+    );
     let order_bytes = payload(42, 30_000);
     let order = local.path().join("order.xml");
     std::fs::write(&order, &order_bytes).expect("order");
-    assert_ok("curl ftp upload", &curl(&["-u", &user, "-T", &order.to_string_lossy(), &format!("{base}/order.xml")]), &cluster);
+    assert_ok(
+        "curl ftp upload",
+        &curl(&["-u", &user, "-T", &order.to_string_lossy(), &format!("{base}/order.xml")]),
+        &cluster,
+    );
 
     let received = received_after_sends(&cluster, &sink, 1).await;
     assert_eq!(delivered_count(&cluster, "order.xml").await, 1);

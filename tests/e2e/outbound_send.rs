@@ -19,8 +19,10 @@ use crate::support::{Cluster, ClusterOptions, Mode, free_port, payload, wait_for
 async fn cluster_with(servers: &PartnerServers, extra_remotes: String) -> Cluster {
     let secrets = tempfile::tempdir().expect("secrets dir").keep();
     let password_file = servers.password_file(&secrets);
-    let options =
-        ClusterOptions { channel_tables: servers.remotes(&password_file) + &extra_remotes, ..ClusterOptions::default() };
+    let options = ClusterOptions {
+        channel_tables: servers.remotes(&password_file) + &extra_remotes,
+        ..ClusterOptions::default()
+    };
     Cluster::start(options).await
 }
 
@@ -137,7 +139,8 @@ fn unlisted_send(port: u16) -> Vec<u8> {
         retry_max_ms: 100,
         delete_after_pickup: false,
     };
-    let envelope = Envelope { id: EnvelopeId::generate(), body: Body::Send(request), payload: Some(Payload::Inline(bytes)) };
+    let envelope =
+        Envelope { id: EnvelopeId::generate(), body: Body::Send(request), payload: Some(Payload::Inline(bytes)) };
     envelope::encode(&Frame { envelopes: vec![envelope], acks: vec![] })
 }
 
@@ -161,7 +164,10 @@ async fn the_dmz_refuses_to_dial_a_server_its_channel_does_not_list() {
     let body = response.bytes().await.unwrap_or_default();
     assert!(status.is_success(), "exchange: {status}");
     let frame: Frame = envelope::decode(&body, 1 << 20).expect("a frame");
-    let refused = frame.acks.iter().any(|a| matches!(&a.outcome, envelope::AckOutcome::Rejected { reason } if reason.contains("127.0.0.1")));
+    let refused = frame
+        .acks
+        .iter()
+        .any(|a| matches!(&a.outcome, envelope::AckOutcome::Rejected { reason } if reason.contains("127.0.0.1")));
     assert!(refused, "the DMZ did not refuse the request: {frame:?}");
     wait_for("the DMZ to log the refusal", Duration::from_secs(10), || async {
         cluster.dmz.log_text().contains(&format!("127.0.0.1:{port}")).then_some(())

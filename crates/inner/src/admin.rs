@@ -92,4 +92,3 @@ async fn reload(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
         Err(problems) => (StatusCode::BAD_REQUEST, Json(json!({"reloaded": false, "problems": problems}))),
     }
 }
-

@@ -94,15 +94,21 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
         shutdown.clone(),
     ));
     tasks.spawn(push::push_on_link_up(Arc::clone(&spool), settings.clone(), link.clone(), shutdown.clone()));
-    let deliverer = Deliverer { spool: Arc::clone(&spool), settings: settings.clone(), responses: Some(Arc::clone(&sends)) };
+    let deliverer =
+        Deliverer { spool: Arc::clone(&spool), settings: settings.clone(), responses: Some(Arc::clone(&sends)) };
     tasks.spawn(deliverer.run(shutdown.clone()));
     tasks.spawn(crate::housekeeping::run(Arc::clone(&spool), shutdown.clone()));
     tasks.spawn(Arc::clone(&jobs).schedule(shutdown.clone()));
     tasks.spawn(Arc::clone(&sends).run(shutdown.clone()));
     tasks.spawn(crate::outbound::outbox::watch(Arc::clone(&sends), settings.clone(), shutdown.clone()));
     let admin_addr = local_addr(&admin_listener)?;
-    let router =
-        admin::router(AdminState { settings: settings.clone(), spool: Arc::clone(&spool), link: link.clone(), jobs, sends });
+    let router = admin::router(AdminState {
+        settings: settings.clone(),
+        spool: Arc::clone(&spool),
+        link: link.clone(),
+        jobs,
+        sends,
+    });
     tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, admin_token, shutdown).await) });
     tracing::info!(message = "inner node started", node = %initial.node_id, admin = %admin_addr, dmz = %dmz.url, mode = ?dmz.mode);
     Ok(RunningInner { admin_addr, message_service_addr, settings, spool, link, tasks })

@@ -29,8 +29,8 @@ use sha2::Digest;
 use spool::{Enqueued, NewItem, NewPayload, Spool};
 
 use crate::INBOUND;
-use crate::outbound::{Jobs, Sends};
 use crate::fetch::{PayloadSource, StageError, fetch_staged};
+use crate::outbound::{Jobs, Sends};
 use fetches::{Fetches, Running, Start};
 
 /// Commits deliveries from the DMZ.

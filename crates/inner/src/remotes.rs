@@ -57,9 +57,8 @@ pub fn plain(remote: &Remote) -> Plain {
 /// The `host:port` entries the DMZ may dial for `channel`: its non-pickup remotes
 /// used through the DMZ, by default or by a job.
 pub fn dial(settings: &config::InnerSettings, channel: &Channel) -> Vec<String> {
-    let by_job = |r: &Remote| {
-        settings.jobs.iter().any(|j| j.channel == channel.name && j.remote == r.name && j.via_dmz)
-    };
+    let by_job =
+        |r: &Remote| settings.jobs.iter().any(|j| j.channel == channel.name && j.remote == r.name && j.via_dmz);
     let mut dial: Vec<String> = channel
         .remotes
         .iter()

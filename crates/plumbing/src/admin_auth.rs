@@ -44,7 +44,9 @@ impl AdminToken {
         };
         let failed = |e: std::io::Error| StartError::Material(format!("admin token {}: {e}", path.display()));
         match std::fs::read_to_string(&path) {
-            Ok(text) => parse(&text).map_err(|why| StartError::Material(format!("admin token {}: {why}", path.display()))),
+            Ok(text) => {
+                parse(&text).map_err(|why| StartError::Material(format!("admin token {}: {why}", path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => create(&path).map_err(failed),
             Err(e) => Err(failed(e)),
         }

@@ -253,7 +253,8 @@ async fn uploads_land_whole_under_their_name_and_replace_an_earlier_copy() {
     let second = b"a shorter second copy".to_vec();
     fetcher.upload(&dir, "01HZSEND", &mut second.as_slice()).await.expect("second upload");
     assert_eq!(std::fs::read(outbound.join("01HZSEND")).expect("replaced"), second);
-    let names: Vec<_> = std::fs::read_dir(&outbound).expect("list").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let names: Vec<_> =
+        std::fs::read_dir(&outbound).expect("list").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("01HZSEND")], "no partial file is left");
     let refused = fetcher.upload(&dir, "../escape", &mut second.as_slice()).await;
     assert!(matches!(refused, Err(FetchError::BadName(_))), "{refused:?}");

@@ -47,7 +47,10 @@ pub trait FetchSink: Send + Sync {
 /// How a fetched file is described as a delivery of the request's channel: the
 /// protocol it came by, the login as its partner, and where it was found. Both
 /// sinks (the DMZ's intake, the inner's own `inbound` queue) use this.
-pub fn delivered_as(request: &FetchRequest, file: &FetchedFile) -> Result<(Protocol, Partner, FetchedMeta), TransferError> {
+pub fn delivered_as(
+    request: &FetchRequest,
+    file: &FetchedFile,
+) -> Result<(Protocol, Partner, FetchedMeta), TransferError> {
     let protocol = match request.remote.protocol {
         RemoteProtocol::Ftp => Protocol::Ftp,
         RemoteProtocol::Ftps => Protocol::Ftps,

@@ -56,7 +56,13 @@ fn disposition(name: &str) -> String {
     }
     let encoded: String = name
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
@@ -93,6 +99,9 @@ mod tests {
     fn the_file_name_travels_in_content_disposition() {
         assert_eq!(super::disposition("inv 1.xml"), "attachment; filename=\"inv 1.xml\"");
         assert_eq!(super::disposition("a\"b"), "attachment; filename=\"a_b\"; filename*=UTF-8''a%22b");
-        assert_eq!(super::disposition("größe.txt"), "attachment; filename=\"gr__e.txt\"; filename*=UTF-8''gr%C3%B6%C3%9Fe.txt");
+        assert_eq!(
+            super::disposition("größe.txt"),
+            "attachment; filename=\"gr__e.txt\"; filename*=UTF-8''gr%C3%B6%C3%9Fe.txt"
+        );
     }
 }

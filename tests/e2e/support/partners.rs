@@ -99,7 +99,8 @@ pub struct HttpSink {
 impl HttpSink {
     pub async fn start(port: u16) -> HttpSink {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await.expect("bind sink");
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await.expect("bind sink");
         let log = Arc::clone(&received);
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
             let log = Arc::clone(&log);
@@ -109,7 +110,12 @@ impl HttpSink {
                 let path = parts.uri.path().to_owned();
                 let disposition =
                     parts.headers.get("content-disposition").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                log.lock().expect("sink log").push(Received { method: parts.method.to_string(), path, disposition, body });
+                log.lock().expect("sink log").push(Received {
+                    method: parts.method.to_string(),
+                    path,
+                    disposition,
+                    body,
+                });
                 (axum::http::StatusCode::CREATED, "stored")
             }
         });

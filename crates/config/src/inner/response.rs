@@ -51,11 +51,18 @@ const PLACEHOLDERS: [&str; 7] = ["name", "stem", "path", "channel", "size", "sha
 impl ResponseFile {
     /// Checks the remote exists (in the profile's channel; for a `*` profile it
     /// must exist in every channel) and the templates name known placeholders.
-    pub(super) fn validate(self, field: &str, channel: &str, channels: &[Channel], problems: &mut Problems) -> Response {
+    pub(super) fn validate(
+        self,
+        field: &str,
+        channel: &str,
+        channels: &[Channel],
+        problems: &mut Problems,
+    ) -> Response {
         let named: Vec<&Channel> = channels.iter().filter(|c| channel == "*" || c.name == channel).collect();
         for found in named {
             if found.remote(&self.remote).is_none() {
-                problems.push(format!("{field}.respond.remote: channel {} has no remote {:?}", found.name, self.remote));
+                problems
+                    .push(format!("{field}.respond.remote: channel {} has no remote {:?}", found.name, self.remote));
             }
         }
         for (part, template) in [("name", &self.name), ("text", &self.text)] {

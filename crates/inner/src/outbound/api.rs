@@ -82,7 +82,8 @@ async fn submit(State(state): State<AdminState>, Query(query): Query<SendQuery>,
     let sends = state.sends.clone();
     let committed = tokio::spawn(async move {
         let staged = staging.finish().await?;
-        let send = NewSend { channel: query.channel, remote: query.remote, name: query.name, directory: query.directory };
+        let send =
+            NewSend { channel: query.channel, remote: query.remote, name: query.name, directory: query.directory };
         sends.submit(send, staged, sha256).await
     })
     .await;

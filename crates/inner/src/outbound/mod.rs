@@ -32,5 +32,5 @@ pub mod sends;
 mod tests;
 
 pub use jobs::{Jobs, StartError};
-pub use sends::{NewSend, SENDS, Sends, SubmitError};
 pub use reports::{PICKED_UP_PREFIX, picked_up_records, record_picked_up};
+pub use sends::{NewSend, SENDS, Sends, SubmitError};

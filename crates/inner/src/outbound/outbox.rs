@@ -50,7 +50,13 @@ pub async fn watch(sends: Arc<Sends>, settings: CurrentSettings, shutdown: Cance
 
 /// One scan of one channel's folder: sends what was taken before, then takes
 /// what is complete.
-pub(super) async fn scan(sends: &Sends, folder: &Path, channel: &str, remote: &str, seen: &mut Seen) -> std::io::Result<()> {
+pub(super) async fn scan(
+    sends: &Sends,
+    folder: &Path,
+    channel: &str,
+    remote: &str,
+    seen: &mut Seen,
+) -> std::io::Result<()> {
     let taken = folder.join(TAKEN);
     tokio::fs::create_dir_all(&taken).await?;
     for (path, name) in plain_files(&taken).await? {
@@ -77,12 +83,14 @@ pub(super) async fn scan(sends: &Sends, folder: &Path, channel: &str, remote: &s
 
 /// Commits a taken file as send `<id>` (from its name `<id>~<name>`) and removes it.
 async fn send_taken(sends: &Sends, path: &Path, taken_name: &str, channel: &str, remote: &str) {
-    let Some((id, name)) = taken_name.split_once('~').and_then(|(id, name)| Some((id.parse::<EnvelopeId>().ok()?, name)))
+    let Some((id, name)) =
+        taken_name.split_once('~').and_then(|(id, name)| Some((id.parse::<EnvelopeId>().ok()?, name)))
     else {
         tracing::warn!(message = "a file in the outbox's .taken folder without a send id; leaving it", path = %path.display());
         return;
     };
-    let send = NewSend { channel: channel.to_owned(), remote: remote.to_owned(), name: name.to_owned(), directory: None };
+    let send =
+        NewSend { channel: channel.to_owned(), remote: remote.to_owned(), name: name.to_owned(), directory: None };
     let committed = match stage_file(sends.spool(), path).await {
         Ok((staged, sha256)) => sends.submit_as(id, send, staged, sha256).await,
         Err(error) => Err(error),

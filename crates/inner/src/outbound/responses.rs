@@ -19,8 +19,7 @@ use crate::deliver::plan::{Destination, Planned};
 pub async fn respond(sends: &Sends, settings: &InnerSettings, delivered: &[Planned]) -> Result<(), SpoolError> {
     for planned in delivered {
         let (Destination::Profile { name, .. }, Some(meta)) = (&planned.destination, &planned.meta) else { continue };
-        let Some(response) = settings.profiles.iter().find(|p| p.name == *name).and_then(|p| p.respond.as_ref())
-        else {
+        let Some(response) = settings.profiles.iter().find(|p| p.name == *name).and_then(|p| p.respond.as_ref()) else {
             continue;
         };
         match submit(sends, response, meta, &planned.id, planned.item.payload.size()).await {
@@ -35,7 +34,13 @@ pub async fn respond(sends: &Sends, settings: &InnerSettings, delivered: &[Plann
     Ok(())
 }
 
-async fn submit(sends: &Sends, response: &Response, meta: &DeliveryMeta, delivery: &str, size: u64) -> Result<String, SubmitError> {
+async fn submit(
+    sends: &Sends,
+    response: &Response,
+    meta: &DeliveryMeta,
+    delivery: &str,
+    size: u64,
+) -> Result<String, SubmitError> {
     let name = meta.path.rsplit('/').next().unwrap_or_default();
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let (size, sha256) = (size.to_string(), meta.sha256.to_string());

@@ -133,7 +133,12 @@ impl Sends {
             self.spool.write_state(vec![record::put(key, &record)]).await?;
             tracing::info!(message = "send queued", %id, channel = %record.channel, remote = %record.remote, name = %record.name, size = record.size);
         }
-        let item = NewItem { id: queue_item_id(id), channel: None, header: id.to_string().into_bytes(), payload: NewPayload::Staged(staged) };
+        let item = NewItem {
+            id: queue_item_id(id),
+            channel: None,
+            header: id.to_string().into_bytes(),
+            payload: NewPayload::Staged(staged),
+        };
         self.spool.enqueue(SENDS, vec![item], true).await?;
         Ok(id.to_string())
     }
@@ -179,7 +184,12 @@ impl Sends {
         };
         let file = record::dead_file(&self.settings.get().data_dir, id);
         let (staged, sha256) = stage_file(self.spool.as_ref(), &file).await?;
-        let send = NewSend { channel: letter.channel, remote: letter.remote, name: letter.name, directory: Some(letter.directory) };
+        let send = NewSend {
+            channel: letter.channel,
+            remote: letter.remote,
+            name: letter.name,
+            directory: Some(letter.directory),
+        };
         let new = self.submit(send, staged, sha256).await?;
         self.spool.write_state(vec![spool::StateWrite::Delete(record::dead_key(id))]).await?;
         let _ = tokio::fs::remove_file(&file).await;
@@ -205,7 +215,8 @@ impl Sends {
         match record.status {
             Status::Sent => {}
             Status::Delivered | Status::Failed => {
-                let (ok, detail, attempts) = (record.status == Status::Delivered, record.detail.clone(), record.attempts);
+                let (ok, detail, attempts) =
+                    (record.status == Status::Delivered, record.detail.clone(), record.attempts);
                 if let Err(error) = self.finish(record, ok, &detail, attempts).await {
                     tracing::error!(message = "cannot settle a finished send", %error);
                 }
@@ -286,20 +297,29 @@ impl Sends {
     }
 
     /// Runs the send from here (`via_dmz = false`), retrying transient failures.
-    async fn direct(&self, record: SendRecord, request: SendRequest, remote: config::inner::Remote, payload: StoredPayload) {
+    async fn direct(
+        &self,
+        record: SendRecord,
+        request: SendRequest,
+        remote: config::inner::Remote,
+        payload: StoredPayload,
+    ) {
         let (file, scratch) = match payload_file(&self.settings.get().data_dir, &record.id, &payload).await {
             Ok(file) => file,
             Err(error) => return drop(self.finish(record, false, &format!("payload: {error}"), 0).await),
         };
         let secret = crate::remotes::plain(&remote);
-        let as2_key = self.settings.get().channel(&record.channel).and_then(|c| c.as2.as_ref()).map(|a| a.our_key_pem.clone());
+        let as2_key =
+            self.settings.get().channel(&record.channel).and_then(|c| c.as2.as_ref()).map(|a| a.our_key_pem.clone());
         let mut attempt = 0;
         let (ok, detail) = loop {
             attempt += 1;
             match transfer::send(&request, &secret, as2_key.as_deref(), &file).await {
                 Ok(reply) => break (true, reply),
                 Err(error) if !error.transient || attempt > request.retries => break (false, error.detail),
-                Err(error) => tracing::warn!(message = "send attempt failed; retrying", id = %record.id, attempt, detail = %error.detail),
+                Err(error) => {
+                    tracing::warn!(message = "send attempt failed; retrying", id = %record.id, attempt, detail = %error.detail)
+                }
             }
             tokio::time::sleep(transfer::retry::delay(attempt, request.retry_base_ms, request.retry_max_ms)).await;
         };
@@ -361,7 +381,11 @@ async fn keep_dead_letter(data_dir: &std::path::Path, id: &str, payload: &Stored
 
 /// A file holding the payload: the spool's own, or a scratch copy of inline bytes
 /// (`true`: remove it afterwards).
-async fn payload_file(data_dir: &std::path::Path, id: &str, payload: &StoredPayload) -> std::io::Result<(PathBuf, bool)> {
+async fn payload_file(
+    data_dir: &std::path::Path,
+    id: &str,
+    payload: &StoredPayload,
+) -> std::io::Result<(PathBuf, bool)> {
     match payload {
         StoredPayload::File { path, .. } => Ok((path.clone(), false)),
         other => {

@@ -42,7 +42,12 @@ fn fixture() -> Fixture {
 impl Fixture {
     fn sends(&self) -> Arc<Sends> {
         let key = sftp::keys::load_or_generate(&self.dir.path().join("k")).expect("key");
-        let config = FetchConfig::new(([127, 0, 0, 1], 9).into(), "inner", key, HostKeyPolicy::TrustOnFirstUse(self.dir.path().join("host.pub")));
+        let config = FetchConfig::new(
+            ([127, 0, 0, 1], 9).into(),
+            "inner",
+            key,
+            HostKeyPolicy::TrustOnFirstUse(self.dir.path().join("host.pub")),
+        );
         Sends::new(Arc::clone(&self.spool), self.settings.clone(), Arc::new(Fetcher::new(config)))
     }
 }

@@ -82,9 +82,7 @@ impl Connection {
 
     /// Removes `path`; a file that is not there is no error.
     pub(super) async fn remove_if_present(&self, path: &str) -> Result<(), FetchError> {
-        let absent = |e: &SftpError| {
-            matches!(e, SftpError::Status(s) if s.status_code == russh_sftp::protocol::StatusCode::NoSuchFile)
-        };
+        let absent = |e: &SftpError| matches!(e, SftpError::Status(s) if s.status_code == russh_sftp::protocol::StatusCode::NoSuchFile);
         match tokio::time::timeout(STALL_TIMEOUT, self.sftp.remove_file(path)).await {
             Ok(Err(e)) if absent(&e) => Ok(()),
             Ok(result) => result.map_err(|e| sftp_error(path, e)),
