@@ -4,6 +4,7 @@
 
 mod support;
 
+mod address_rules;
 mod bad_input;
 mod check_config;
 mod config_push;

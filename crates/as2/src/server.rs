@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use envelope::Protocol;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
@@ -62,6 +63,9 @@ pub async fn serve(
     let sessions = TaskTracker::new();
     let cap = SessionCap { protocol: "AS2", max_sessions, busy: BUSY.to_vec() };
     accept_until_shutdown(listener, cap, &sessions, &shutdown, |stream, remote| {
+        if !shared.gateway.admits(Peer { remote, protocol: Protocol::As2 }) {
+            return drop(stream);
+        }
         sessions.spawn(connection(stream, remote, shared.clone(), shutdown.clone(), cut.clone()));
     })
     .await;

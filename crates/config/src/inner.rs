@@ -99,6 +99,8 @@ pub struct Channel {
     pub remotes: Vec<Remote>,
     /// Where files dropped in `<data_dir>/outbox/<channel>/` are sent: a remote's name.
     pub outbox_remote: Option<String>,
+    /// The partner addresses this channel accepts connections from (pushed to the DMZ).
+    pub addresses: envelope::AddressRules,
 }
 
 impl Channel {
@@ -222,6 +224,10 @@ struct ChannelFile {
     #[serde(default)]
     remotes: Vec<remote::RemoteFile>,
     outbox_remote: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    deny: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,6 +409,10 @@ fn validate_channels(files: Vec<ChannelFile>, data_dir: &std::path::Path, proble
                 as2: file.as2.map(|a| a.validate(&field, data_dir, &mut as2_pairs, problems)),
                 remotes,
                 outbox_remote: file.outbox_remote,
+                addresses: envelope::AddressRules {
+                    allow: problems.cidrs(&format!("{field}.allow"), &file.allow),
+                    deny: problems.cidrs(&format!("{field}.deny"), &file.deny),
+                },
             }
         })
         .collect();

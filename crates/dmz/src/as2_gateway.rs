@@ -22,12 +22,17 @@ const COPY_CHUNK: usize = 1 << 20;
 
 #[async_trait]
 impl As2Gateway for DmzGateway {
-    fn partnership(&self, _peer: Peer, from: &str, to: &str) -> Result<Arc<As2Partnership>, As2LookupError> {
+    fn admits(&self, peer: Peer) -> bool {
+        self.admits_peer(peer)
+    }
+
+    fn partnership(&self, peer: Peer, from: &str, to: &str) -> Result<Arc<As2Partnership>, As2LookupError> {
         let config = self.config.get();
         let (channel, as2) = config
             .channels
             .iter()
             .find_map(|c| c.as2.as_ref().filter(|a| a.partner_id == from && a.our_id == to).map(|a| (c, a)))
+            .filter(|(channel, _)| crate::admission::channel_admits(channel, peer))
             .ok_or(As2LookupError::UnknownPartner)?;
         let key = config.as2_keys.iter().find(|k| k.our_id == to).ok_or(As2LookupError::KeysNotLoaded)?;
         Ok(Arc::new(As2Partnership {

@@ -10,6 +10,7 @@ use envelope::{ChannelVerifiers, LoginVerifier, Partner};
 use partner::{Credential, Entry, FsError, Gateway, Login, Peer, Receipt, Session, Upload, VPath};
 
 use crate::active::ActiveConfig;
+use crate::admission::channel_admits;
 use crate::home::Homes;
 use crate::intake::{Arrival, Intake, IntakeError, StreamedDelivery};
 
@@ -27,6 +28,10 @@ pub struct DmzGateway {
 
 #[async_trait]
 impl Gateway for DmzGateway {
+    fn admits(&self, peer: Peer) -> bool {
+        self.admits_peer(peer)
+    }
+
     async fn authenticate(&self, peer: Peer, user: &str, credential: Credential<'_>) -> Option<Login> {
         let config = self.config.get();
         let found = find_login(&config.channels, user);
@@ -34,7 +39,7 @@ impl Gateway for DmzGateway {
             (Some((_, login)), Credential::Password(password)) => password_matches(login, password).await,
             (Some((_, login)), Credential::PublicKey(key)) => key_matches(login, key),
             (None, _) => false,
-        };
+        } && found.is_some_and(|(channel, _)| channel_admits(channel, peer));
         match found {
             Some((channel, _)) if accepted => {
                 tracing::info!(message = "partner logged in", user, channel = %channel.name, remote = %peer.remote, protocol = %peer.protocol);

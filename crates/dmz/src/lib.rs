@@ -35,6 +35,7 @@
 
 pub mod active;
 pub mod admin;
+mod admission;
 mod as2_gateway;
 pub mod gateway;
 pub mod home;

@@ -10,6 +10,7 @@ use partner::{
     Credential, FsError, Gateway, Login, MailEnvelope, MailGateway, MessageUpload, Peer, Receipt, RecipientError,
 };
 
+use crate::admission::channel_admits;
 use crate::gateway::{DmzGateway, fs_error};
 use crate::intake::{Arrival, StreamedDelivery};
 
@@ -18,15 +19,22 @@ const MAX_MESSAGE_ID: usize = 998;
 
 #[async_trait]
 impl MailGateway for DmzGateway {
+    fn admits(&self, peer: Peer) -> bool {
+        self.admits_peer(peer)
+    }
+
     async fn authenticate(&self, peer: Peer, user: &str, password: &str) -> Option<Login> {
         Gateway::authenticate(self, peer, user, Credential::Password(password)).await
     }
 
-    fn recipient(&self, _peer: Peer, address: &str, login: Option<&Login>) -> Result<String, RecipientError> {
+    fn recipient(&self, peer: Peer, address: &str, login: Option<&Login>) -> Result<String, RecipientError> {
         let address = address.to_lowercase();
         let config = self.config.get();
         let channel =
             config.channels.iter().find(|c| c.smtp_recipients.contains(&address)).ok_or(RecipientError::Unknown)?;
+        if !channel_admits(channel, peer) {
+            return Err(RecipientError::AddressRefused);
+        }
         if channel.smtp_auth_required && login.is_none_or(|l| l.channel != channel.name) {
             return Err(RecipientError::AuthRequired);
         }

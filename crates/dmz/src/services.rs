@@ -101,12 +101,9 @@ pub(crate) async fn start_internal_sftp(
         .collect::<Result<Vec<_>, _>>()?;
     let outbound = outbound_dir(settings);
     std::fs::create_dir_all(&outbound).map_err(|e| material(format!("{}: {e}", outbound.display())))?;
-    let (allow, deny) = (internal.allow.clone(), internal.deny.clone());
-    let config = sftp::internal::InternalSftpConfig {
-        host_key,
-        authorized_keys,
-        admit: Arc::new(move |ip| plumbing::admits(&allow, &deny, ip)),
-    };
+    let rules = envelope::AddressRules { allow: internal.allow.clone(), deny: internal.deny.clone() };
+    let config =
+        sftp::internal::InternalSftpConfig { host_key, authorized_keys, admit: Arc::new(move |ip| rules.permits(ip)) };
     let listener = bind(internal.listen, "internal SFTP").await?;
     let addr = local_addr(&listener)?;
     let token = shutdown.clone();

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::AddressRules;
 use serde::{Deserialize, Serialize};
 
 use crate::outbound::{FetchRequest, PickedUp, RequestOutcome, SendRequest};
@@ -291,6 +292,11 @@ pub struct ChannelVerifiers {
     /// send requests of this channel may make the DMZ dial. Nothing else is dialled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dial: Vec<String>,
+    /// The partner addresses this channel's logins, mail and AS2 messages may come
+    /// from; checked at accept time (no channel permits → refused before any
+    /// protocol bytes) and again when a session names this channel.
+    #[serde(default, skip_serializing_if = "AddressRules::is_empty")]
+    pub addresses: AddressRules,
 }
 
 /// One partner login: a password hash (argon2, PHC string) and/or public keys.

@@ -31,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+mod addresses;
 mod body;
 mod codec;
 mod frame;
@@ -38,17 +39,18 @@ mod id;
 mod outbound;
 mod path;
 
+pub use addresses::AddressRules;
 pub use body::{
     As2Key, As2Meta, As2Verifier, Body, ChannelVerifiers, DeliveryMeta, DmzConfig, FetchedMeta, Heartbeat,
     LoginVerifier, MailMeta, Partner, PartnerListener, Payload, Protocol, SealKey, Sha256,
 };
+pub use codec::{DecodeError, decode, encode};
+pub use frame::{Ack, AckOutcome, Envelope, Frame, Hello, NodeRole};
+pub use id::{EnvelopeId, ParseIdError};
 pub use outbound::{
     AfterFetch, As2Send, FetchRequest, PickedUp, RemoteProtocol, RemoteTarget, RequestKind, RequestOutcome,
     SealedSecret, SecretKind, SeenFile, SendRequest, dial_address,
 };
-pub use codec::{DecodeError, decode, encode};
-pub use frame::{Ack, AckOutcome, Envelope, Frame, Hello, NodeRole};
-pub use id::{EnvelopeId, ParseIdError};
 pub use path::{PathError, validate_path, validate_segment};
 
 /// The MessageService protocol version this build speaks.

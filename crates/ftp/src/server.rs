@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use envelope::Protocol;
 use libunftp::options::PassiveHost;
 use libunftp::{Server, ServerBuilder, ServerError};
-use partner::Gateway;
+use partner::{Gateway, Peer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -57,9 +58,10 @@ pub async fn serve(
         tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
+                Ok((stream, remote)) if shared.gateway.admits(Peer { remote, protocol: Protocol::Ftp }) => {
                     sessions.spawn(run_session(shared.clone(), stream, remote, cut.clone()));
                 }
+                Ok(_refused) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "FTP accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;

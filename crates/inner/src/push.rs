@@ -55,6 +55,7 @@ pub fn partner_config(settings: &InnerSettings, generation: u64, seal_key: Optio
                     require_encrypted: a.require_encrypted,
                 }),
                 dial: crate::remotes::dial(settings, c),
+                addresses: c.addresses.clone(),
             })
             .collect(),
         as2_keys: as2_keys(settings),

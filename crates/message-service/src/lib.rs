@@ -133,7 +133,6 @@ mod client;
 mod config;
 mod direct;
 mod exchange;
-mod ip_rules;
 mod link;
 mod outbox;
 mod peer;

@@ -22,7 +22,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Mode, ServerConfig};
 use crate::exchange::{self, Exchange};
-use crate::ip_rules::IpRules;
 use crate::link::Link;
 use crate::receiver::{ReceiveError, Receiver, commit};
 
@@ -37,7 +36,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Everything the handlers share.
 pub(crate) struct ServerState {
     pub(crate) config: ServerConfig,
-    rules: IpRules,
+    rules: envelope::AddressRules,
     pub(crate) spool: Arc<dyn Spool>,
     pub(crate) outbound_queue: &'static str,
     pub(crate) receiver: Arc<dyn Receiver>,
@@ -59,7 +58,7 @@ impl ServerState {
         shutdown: CancellationToken,
     ) -> Self {
         ServerState {
-            rules: IpRules::new(config.allow.clone(), config.deny.clone()),
+            rules: envelope::AddressRules { allow: config.allow.clone(), deny: config.deny.clone() },
             config,
             spool,
             outbound_queue,

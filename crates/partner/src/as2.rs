@@ -87,6 +87,12 @@ pub enum As2Outcome {
 /// What the DMZ offers the AS2 receiver.
 #[async_trait]
 pub trait As2Gateway: Send + Sync + 'static {
+    /// Whether a connection from `peer` may be served at all: asked right after
+    /// accept, before any protocol byte is written. The gateway logs a refusal.
+    fn admits(&self, _peer: Peer) -> bool {
+        true
+    }
+
     /// The partnership for a message from `from` to `to`.
     fn partnership(&self, peer: Peer, from: &str, to: &str) -> Result<Arc<As2Partnership>, As2LookupError>;
 

@@ -92,6 +92,12 @@ pub trait Upload: Send {
 /// What the DMZ offers a protocol session.
 #[async_trait]
 pub trait Gateway: Send + Sync + 'static {
+    /// Whether a connection from `peer` may be served at all: asked right after
+    /// accept, before any protocol byte is written. The gateway logs a refusal.
+    fn admits(&self, _peer: Peer) -> bool {
+        true
+    }
+
     /// Checks a login against the channel verifiers pushed by the inner. `None`
     /// means refused; the caller must not tell which part was wrong, and the
     /// gateway has already delayed the answer to slow guessing.

@@ -19,6 +19,9 @@ pub enum RecipientError {
     /// The address's channel requires SMTP AUTH as one of its logins (`530 5.7.0`).
     #[error("authentication required")]
     AuthRequired,
+    /// The address's channel does not take mail from the client's address (`550 5.7.1`).
+    #[error("not accepted from this address")]
+    AddressRefused,
     /// The DMZ cannot take mail for it right now (`451 4.3.0`).
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
@@ -58,6 +61,12 @@ pub trait MessageUpload: Send {
 /// What the DMZ offers an SMTP session.
 #[async_trait]
 pub trait MailGateway: Send + Sync + 'static {
+    /// Whether a connection from `peer` may be served at all: asked right after
+    /// accept, before any protocol byte is written. The gateway logs a refusal.
+    fn admits(&self, _peer: Peer) -> bool {
+        true
+    }
+
     /// Checks AUTH PLAIN / LOGIN credentials against the channel logins. `None`
     /// means refused (the gateway has already delayed the answer).
     async fn authenticate(&self, peer: Peer, user: &str, password: &str) -> Option<Login>;

@@ -70,12 +70,6 @@ pub enum StartError {
     Material(String),
 }
 
-/// Whether `ip` may connect under `allow`/`deny` CIDR rules (empty `allow`: any;
-/// `deny` wins).
-pub fn admits(allow: &[ipnet::IpNet], deny: &[ipnet::IpNet], ip: std::net::IpAddr) -> bool {
-    (allow.is_empty() || allow.iter().any(|net| net.contains(&ip))) && !deny.iter().any(|net| net.contains(&ip))
-}
-
 /// Binds a listener, naming it in the error.
 pub async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)

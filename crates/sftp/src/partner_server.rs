@@ -89,10 +89,14 @@ pub async fn serve(
     };
     let token = shutdown.clone();
     listen::accept_loop(listener, listen, shutdown, move |remote| {
+        let peer = Peer { remote, protocol: Protocol::Sftp };
+        if !gateway.admits(peer) {
+            return None;
+        }
         let busy = Busy::default();
         let service = PartnerService {
             gateway: gateway.clone(),
-            peer: Peer { remote, protocol: Protocol::Sftp },
+            peer,
             login: None,
             busy: busy.clone(),
             shutdown: token.clone(),

@@ -74,6 +74,7 @@ pub const BAD_RECIPIENT_SYNTAX: Reply = Reply::fixed(501, "5.1.3 bad recipient a
 pub const UNSUPPORTED_PARAMETER: Reply = Reply::fixed(555, "5.5.4 unsupported parameter");
 
 pub const UNKNOWN_RECIPIENT: Reply = Reply::fixed(550, "5.1.1 no such recipient");
+pub const ADDRESS_REFUSED: Reply = Reply::fixed(550, "5.7.1 mail for this recipient is not accepted from your address");
 pub const AUTH_REQUIRED: Reply = Reply::fixed(530, "5.7.0 authentication required");
 pub const OTHER_CHANNEL: Reply =
     Reply::fixed(452, "4.5.3 recipient of another channel: send it in a separate transaction");

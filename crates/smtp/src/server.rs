@@ -10,8 +10,9 @@
 use std::io;
 use std::sync::Arc;
 
-use partner::MailGateway;
+use envelope::Protocol;
 use partner::accept::{SessionCap, accept_until_shutdown};
+use partner::{MailGateway, Peer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,9 @@ pub async fn serve(
     reply::TOO_MANY_CONNECTIONS.encode(&mut busy);
     let cap = SessionCap { protocol: "SMTP", max_sessions, busy };
     accept_until_shutdown(listener, cap, &sessions, &shutdown, |stream, remote| {
+        if !shared.gateway.admits(Peer { remote, protocol: Protocol::Smtp }) {
+            return drop(stream);
+        }
         let session = connection::run(stream, remote, shared.clone(), shutdown.clone());
         let cut = cut.clone();
         sessions.spawn(async move {

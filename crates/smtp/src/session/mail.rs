@@ -47,6 +47,7 @@ impl Session {
             }
             Err(RecipientError::Unknown) => reply::UNKNOWN_RECIPIENT,
             Err(RecipientError::AuthRequired) => reply::AUTH_REQUIRED,
+            Err(RecipientError::AddressRefused) => reply::ADDRESS_REFUSED,
             Err(RecipientError::Unavailable(reason)) => {
                 tracing::warn!(message = "SMTP recipient lookup unavailable", peer = %self.peer.remote, %reason);
                 reply::TRY_LATER
