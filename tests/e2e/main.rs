@@ -11,6 +11,7 @@ mod config_push;
 mod crash;
 mod delivery;
 mod demo;
+mod inner_down;
 mod invisible;
 mod outbound_fetch;
 mod outbound_mail_as2;

@@ -101,6 +101,8 @@ pub struct Channel {
     pub outbox_remote: Option<String>,
     /// The partner addresses this channel accepts connections from (pushed to the DMZ).
     pub addresses: envelope::AddressRules,
+    /// Whether the DMZ takes this channel's deliveries while the inner is unreachable.
+    pub when_inner_down: envelope::WhenInnerDown,
 }
 
 impl Channel {
@@ -228,6 +230,8 @@ struct ChannelFile {
     allow: Vec<String>,
     #[serde(default)]
     deny: Vec<String>,
+    #[serde(default)]
+    when_inner_down: envelope::WhenInnerDown,
 }
 
 #[derive(Debug, Deserialize)]
@@ -413,6 +417,7 @@ fn validate_channels(files: Vec<ChannelFile>, data_dir: &std::path::Path, proble
                     allow: problems.cidrs(&format!("{field}.allow"), &file.allow),
                     deny: problems.cidrs(&format!("{field}.deny"), &file.deny),
                 },
+                when_inner_down: file.when_inner_down,
             }
         })
         .collect();

@@ -83,7 +83,7 @@ fn intake_error(error: IntakeError) -> Reply {
         IntakeError::UnknownChannel(_) => StatusCode::NOT_FOUND,
         IntakeError::BadPath(_) => StatusCode::BAD_REQUEST,
         IntakeError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
-        IntakeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        IntakeError::Unavailable(_) | IntakeError::InnerDown => StatusCode::SERVICE_UNAVAILABLE,
     };
     if status.is_server_error() {
         tracing::warn!(message = "admin injection refused", %error);

@@ -204,5 +204,6 @@ pub(crate) fn fs_error(error: IntakeError) -> FsError {
         IntakeError::BadPath(e) => FsError::BadPath(e.to_string()),
         IntakeError::InsufficientStorage => FsError::InsufficientStorage,
         IntakeError::Unavailable(reason) => FsError::Unavailable(reason),
+        IntakeError::InnerDown => FsError::Unavailable(IntakeError::InnerDown.to_string()),
     }
 }

@@ -7,7 +7,11 @@
 
 use std::sync::Arc;
 
-use envelope::{As2Meta, Body, DeliveryMeta, EnvelopeId, FetchedMeta, MailMeta, Partner, PathError, Protocol, Sha256};
+use envelope::{
+    As2Meta, Body, ChannelVerifiers, DeliveryMeta, EnvelopeId, FetchedMeta, MailMeta, Partner, PathError, Protocol,
+    Sha256, WhenInnerDown,
+};
+use message_service::{Link, LinkState};
 use sha2::Digest;
 use spool::{NewItem, NewPayload, Spool, SpoolError};
 
@@ -43,6 +47,9 @@ pub enum IntakeError {
     InsufficientStorage,
     #[error("spool unavailable: {0}")]
     Unavailable(String),
+    /// The channel says `when_inner_down = "refuse"` and the link to the inner is down.
+    #[error("the inner node is unreachable; this channel takes deliveries again when it is back")]
+    InnerDown,
 }
 
 impl From<SpoolError> for IntakeError {
@@ -74,17 +81,35 @@ pub(crate) enum Dedupe {
 pub struct Intake {
     spool: Arc<dyn Spool>,
     config: ActiveConfig,
+    /// The link to the inner, for channels that refuse deliveries while it is down.
+    link: Option<Link>,
 }
 
 impl Intake {
     pub fn new(spool: Arc<dyn Spool>, config: ActiveConfig) -> Self {
-        Intake { spool, config }
+        Intake { spool, config, link: None }
+    }
+
+    /// Refuses the deliveries of `when_inner_down = "refuse"` channels while `link` is down.
+    pub fn watching(self, link: Link) -> Self {
+        Intake { link: Some(link), ..self }
+    }
+
+    /// Whether `channel` takes no deliveries now because the inner is unreachable.
+    pub fn refuses_while_inner_down(&self, channel: &ChannelVerifiers) -> bool {
+        channel.when_inner_down == WhenInnerDown::Refuse
+            && self.link.as_ref().is_some_and(|link| matches!(link.state(), LinkState::Down { .. }))
     }
 
     /// Refuses unknown channels and unsafe paths before any bytes are taken.
     pub fn check(&self, arrival: &Arrival) -> Result<(), IntakeError> {
-        if self.config.get().channel(&arrival.channel).is_none() {
+        let config = self.config.get();
+        let Some(channel) = config.channel(&arrival.channel) else {
             return Err(IntakeError::UnknownChannel(arrival.channel.clone()));
+        };
+        if self.refuses_while_inner_down(channel) {
+            tracing::info!(message = "delivery refused: inner unreachable", channel = %channel.name, policy = "refuse");
+            return Err(IntakeError::InnerDown);
         }
         envelope::validate_path(&arrival.path)?;
         Ok(())

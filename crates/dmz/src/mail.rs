@@ -12,7 +12,7 @@ use partner::{
 
 use crate::admission::channel_admits;
 use crate::gateway::{DmzGateway, fs_error};
-use crate::intake::{Arrival, StreamedDelivery};
+use crate::intake::{Arrival, IntakeError, StreamedDelivery};
 
 /// A header value longer than this is not a Message-ID anyone can use (RFC 5322 line limit).
 const MAX_MESSAGE_ID: usize = 998;
@@ -34,6 +34,9 @@ impl MailGateway for DmzGateway {
             config.channels.iter().find(|c| c.smtp_recipients.contains(&address)).ok_or(RecipientError::Unknown)?;
         if !channel_admits(channel, peer) {
             return Err(RecipientError::AddressRefused);
+        }
+        if self.intake.refuses_while_inner_down(channel) {
+            return Err(RecipientError::Unavailable(IntakeError::InnerDown.to_string()));
         }
         if channel.smtp_auth_required && login.is_none_or(|l| l.channel != channel.name) {
             return Err(RecipientError::AuthRequired);

@@ -64,7 +64,8 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let internal_sftp_addr =
         services::start_internal_sftp(&settings, host_key.clone(), store, &tasks, &shutdown).await?;
     let pickup = services::open_pickup(&settings, &spool)?;
-    services::start_partner_listeners(&settings, host_key, &spool, &config, &pickup, &tasks, &shutdown)?;
+    let intake = Intake::new(Arc::clone(&spool), config.clone()).watching(link.clone());
+    services::start_partner_listeners(&settings, host_key, &intake, &config, &pickup, &tasks, &shutdown)?;
     services::start_outbound(&settings, &spool, &config, &pickup, &tasks, &shutdown)?;
     let running = RunningDmz {
         message_service_addr: local_addr(&ms_listener)?,
@@ -93,13 +94,7 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
             shutdown.clone(),
         ));
     }
-    let admin_state = AdminState {
-        node_id: settings.node_id.clone(),
-        intake: Intake::new(Arc::clone(&spool), config.clone()),
-        config,
-        spool,
-        link,
-    };
+    let admin_state = AdminState { node_id: settings.node_id.clone(), intake, config, spool, link };
     let router = admin::router(admin_state, settings.limits.max_payload_bytes);
     tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, admin_token, shutdown).await) });
     tracing::info!(

@@ -33,16 +33,16 @@ pub(crate) fn host_key(settings: &DmzSettings) -> Result<sftp::keys::PrivateKey,
 pub(crate) fn start_partner_listeners(
     settings: &DmzSettings,
     host_key: sftp::keys::PrivateKey,
-    spool: &Arc<dyn Spool>,
+    intake: &Intake,
     config: &ActiveConfig,
     pickup: &Pickup,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<(), StartError> {
     let dmz_gateway = Arc::new(DmzGateway {
-        intake: Intake::new(Arc::clone(spool), config.clone()),
+        intake: intake.clone(),
         config: config.clone(),
-        homes: Homes::new(Arc::clone(spool), pickup.clone()),
+        homes: Homes::new(Arc::clone(intake.spool()), pickup.clone()),
     });
     let gateways = listeners::Gateways { files: dmz_gateway.clone(), mail: dmz_gateway.clone(), as2: dmz_gateway };
     let ftp = &settings.ftp;

@@ -297,6 +297,21 @@ pub struct ChannelVerifiers {
     /// protocol bytes) and again when a session names this channel.
     #[serde(default, skip_serializing_if = "AddressRules::is_empty")]
     pub addresses: AddressRules,
+    /// Whether the DMZ keeps taking this channel's deliveries while the inner is
+    /// unreachable.
+    #[serde(default)]
+    pub when_inner_down: WhenInnerDown,
+}
+
+/// What the DMZ does with a channel's deliveries while the inner is unreachable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenInnerDown {
+    /// Keep accepting and spool them until the inner is back.
+    #[default]
+    Buffer,
+    /// Refuse them with the protocol's transient error until the inner is back.
+    Refuse,
 }
 
 /// One partner login: a password hash (argon2, PHC string) and/or public keys.

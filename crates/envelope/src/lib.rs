@@ -42,7 +42,7 @@ mod path;
 pub use addresses::AddressRules;
 pub use body::{
     As2Key, As2Meta, As2Verifier, Body, ChannelVerifiers, DeliveryMeta, DmzConfig, FetchedMeta, Heartbeat,
-    LoginVerifier, MailMeta, Partner, PartnerListener, Payload, Protocol, SealKey, Sha256,
+    LoginVerifier, MailMeta, Partner, PartnerListener, Payload, Protocol, SealKey, Sha256, WhenInnerDown,
 };
 pub use codec::{DecodeError, decode, encode};
 pub use frame::{Ack, AckOutcome, Envelope, Frame, Hello, NodeRole};

@@ -56,6 +56,7 @@ pub fn partner_config(settings: &InnerSettings, generation: u64, seal_key: Optio
                 }),
                 dial: crate::remotes::dial(settings, c),
                 addresses: c.addresses.clone(),
+                when_inner_down: c.when_inner_down,
             })
             .collect(),
         as2_keys: as2_keys(settings),

@@ -85,7 +85,7 @@ fn arrival(id: EnvelopeId, request: &FetchRequest, file: &FetchedFile) -> Result
 /// A full or unavailable spool may pass; a channel gone or a bad name will not.
 fn transfer_error(error: IntakeError) -> TransferError {
     match error {
-        IntakeError::InsufficientStorage | IntakeError::Unavailable(_) => {
+        IntakeError::InsufficientStorage | IntakeError::Unavailable(_) | IntakeError::InnerDown => {
             TransferError::transient(format!("DMZ spool: {error}"))
         }
         IntakeError::UnknownChannel(_) | IntakeError::BadPath(_) => TransferError::permanent(error.to_string()),
