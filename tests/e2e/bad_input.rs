@@ -119,8 +119,10 @@ async fn admin_apis_refuse_requests_without_the_token() {
     let cluster = Cluster::start(ClusterOptions::default()).await;
     let anonymous = reqwest::Client::new();
     let wrong = client_with_token("not-the-admin-token-of-this-cluster");
-    for admin in [&cluster.dmz_admin, &cluster.inner_admin] {
-        let url = format!("{admin}/api/v1/status");
+    let urls = [&cluster.dmz_admin, &cluster.inner_admin]
+        .into_iter()
+        .flat_map(|admin| ["/api/v1/status", "/api/v1/stats", "/metrics"].map(|path| format!("{admin}{path}")));
+    for url in urls {
         for client in [&anonymous, &wrong] {
             let response = client.get(&url).send().await.expect("answer");
             assert_eq!(response.status(), 401, "{url}");

@@ -12,10 +12,12 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use envelope::{Partner, Protocol};
 use message_service::Link;
+use plumbing::metrics::{CONTENT_TYPE, Metrics};
 use plumbing::{link_json, queue_json, usage_json};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,6 +43,8 @@ pub fn router(state: AdminState, max_payload_bytes: u64) -> Router {
     Router::new()
         .route("/api/v1/deliveries", post(inject).layer(DefaultBodyLimit::max(limit)))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/stats", get(stats))
+        .route("/metrics", get(metrics))
         .route("/api/v1/channels", get(channels))
         .with_state(state)
 }
@@ -107,6 +111,21 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
         "seal_key": config.seal_key.is_some(),
         "spool": usage_json(usage),
     }))
+}
+
+async fn stats(State(state): State<AdminState>) -> Json<Value> {
+    Json(state.intake.stats().json())
+}
+
+/// Prometheus text format: partner counters, spool queues and usage, the link.
+async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
+    let mut metrics = Metrics::default();
+    state.intake.stats().write(&mut metrics);
+    let queues = [TO_INNER, REQUESTS].map(|q| (q, state.spool.queue_stats(q)));
+    metrics.queues(&queues);
+    metrics.usage(state.spool.usage());
+    metrics.link(&state.link);
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render())
 }
 
 async fn channels(State(state): State<AdminState>) -> Json<Value> {

@@ -14,6 +14,7 @@ impl DmzGateway {
     pub(crate) fn admits_peer(&self, peer: Peer) -> bool {
         let config = self.config.get();
         let admitted = config.channels.iter().any(|c| c.addresses.permits(peer.remote.ip()));
+        self.intake.stats().connection(peer.protocol, admitted);
         if !admitted {
             tracing::warn!(
                 message = "partner connection refused: no channel admits this address",

@@ -40,6 +40,7 @@ impl Gateway for DmzGateway {
             (Some((_, login)), Credential::PublicKey(key)) => key_matches(login, key),
             (None, _) => false,
         } && found.is_some_and(|(channel, _)| channel_admits(channel, peer));
+        self.intake.stats().login(peer.protocol, accepted);
         match found {
             Some((channel, _)) if accepted => {
                 tracing::info!(message = "partner logged in", user, channel = %channel.name, remote = %peer.remote, protocol = %peer.protocol);

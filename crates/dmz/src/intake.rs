@@ -17,6 +17,7 @@ use spool::{NewItem, NewPayload, Spool, SpoolError};
 
 use crate::TO_INNER;
 use crate::active::ActiveConfig;
+use crate::stats::PartnerStats;
 pub use crate::streamed::StreamedDelivery;
 
 /// Who delivered what, before the bytes are looked at.
@@ -83,16 +84,22 @@ pub struct Intake {
     config: ActiveConfig,
     /// The link to the inner, for channels that refuse deliveries while it is down.
     link: Option<Link>,
+    stats: Arc<PartnerStats>,
 }
 
 impl Intake {
     pub fn new(spool: Arc<dyn Spool>, config: ActiveConfig) -> Self {
-        Intake { spool, config, link: None }
+        Intake { spool, config, link: None, stats: Arc::default() }
     }
 
     /// Refuses the deliveries of `when_inner_down = "refuse"` channels while `link` is down.
     pub fn watching(self, link: Link) -> Self {
         Intake { link: Some(link), ..self }
+    }
+
+    /// The partner counters this intake and its gateway keep.
+    pub fn stats(&self) -> &Arc<PartnerStats> {
+        &self.stats
     }
 
     /// Whether `channel` takes no deliveries now because the inner is unreachable.
@@ -144,10 +151,14 @@ impl Intake {
         payload: NewPayload,
         dedupe: Dedupe,
     ) -> Result<Option<Accepted>, IntakeError> {
-        let id = arrival.id;
+        let (id, protocol, channel) = (arrival.id, arrival.protocol, arrival.channel.clone());
         let item = self.item(arrival, size, sha256, payload);
         let outcome = self.spool.enqueue(TO_INNER, vec![item], dedupe == Dedupe::Yes).await?;
-        Ok((outcome.first() != Some(&spool::Enqueued::Duplicate)).then_some(Accepted { id, size, sha256 }))
+        let added = outcome.first() != Some(&spool::Enqueued::Duplicate);
+        if added {
+            self.stats.delivery(&channel, protocol, size);
+        }
+        Ok(added.then_some(Accepted { id, size, sha256 }))
     }
 
     /// The spool item of a delivery: its envelope body and payload.

@@ -47,6 +47,7 @@ pub mod outbound;
 pub mod pickup;
 pub mod receiver;
 mod services;
+pub mod stats;
 mod streamed;
 
 pub use node::{RunningDmz, start};

@@ -66,7 +66,7 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let pickup = services::open_pickup(&settings, &spool)?;
     let intake = Intake::new(Arc::clone(&spool), config.clone()).watching(link.clone());
     services::start_partner_listeners(&settings, host_key, &intake, &config, &pickup, &tasks, &shutdown)?;
-    services::start_outbound(&settings, &spool, &config, &pickup, &tasks, &shutdown)?;
+    services::start_outbound(&settings, &intake, &config, &pickup, &tasks, &shutdown)?;
     let running = RunningDmz {
         message_service_addr: local_addr(&ms_listener)?,
         admin_addr: local_addr(&admin_listener)?,

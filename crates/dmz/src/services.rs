@@ -131,7 +131,7 @@ pub(crate) fn open_pickup(settings: &DmzSettings, spool: &Arc<dyn Spool>) -> Res
 /// Spawns the workers that run the inner's fetch and send requests.
 pub(crate) fn start_outbound(
     settings: &DmzSettings,
-    spool: &Arc<dyn Spool>,
+    intake: &Intake,
     config: &ActiveConfig,
     pickup: &Pickup,
     tasks: &TaskTracker,
@@ -139,9 +139,9 @@ pub(crate) fn start_outbound(
 ) -> Result<(), StartError> {
     let scratch_dir = settings.data_dir.join("outbound-scratch");
     let outbound = Arc::new(Outbound {
-        spool: Arc::clone(spool),
+        spool: Arc::clone(intake.spool()),
         config: config.clone(),
-        intake: Intake::new(Arc::clone(spool), config.clone()),
+        intake: intake.clone(),
         pickup: pickup.clone(),
         transport: Arc::new(Remote),
         settings: OutboundSettings { workers: settings.outbound.workers, scratch_dir: scratch_dir.clone() },

@@ -12,18 +12,22 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use message_service::Link;
+use plumbing::metrics::{CONTENT_TYPE, Metrics};
 use plumbing::{link_json, queue_json, usage_json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use spool::Spool;
 
 use crate::deliver::journal::{DeliveryRecord, RECORD_PREFIX};
-use crate::outbound::{Jobs, Sends};
+use crate::outbound::record::{self, DEAD_PREFIX};
+use crate::outbound::{Jobs, SENDS, Sends};
 use crate::settings::CurrentSettings;
+use crate::stats::DeliveryStats;
 use crate::{INBOUND, TO_DMZ};
 
 /// What the admin handlers need.
@@ -34,12 +38,15 @@ pub struct AdminState {
     pub link: Link,
     pub jobs: Arc<Jobs>,
     pub sends: Arc<Sends>,
+    pub stats: Arc<DeliveryStats>,
 }
 
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/deliveries", get(deliveries))
+        .route("/api/v1/stats", get(stats))
+        .route("/metrics", get(metrics))
         .route("/api/v1/reload", post(reload))
         .merge(crate::outbound::api::routes())
         .with_state(state)
@@ -58,6 +65,26 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
         "spool": usage_json(state.spool.usage()),
         "channels": settings.channels.iter().map(|c| json!({"name": c.name, "invisible_to_dmz": c.invisible_to_dmz})).collect::<Vec<_>>(),
     }))
+}
+
+async fn stats(State(state): State<AdminState>) -> Json<Value> {
+    Json(state.stats.json())
+}
+
+/// Prometheus text format: delivery counters, spool queues and usage, dead
+/// letters, the link.
+async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
+    let mut metrics = Metrics::default();
+    state.stats.write(&mut metrics);
+    let queues = [INBOUND, TO_DMZ, SENDS].map(|q| (q, state.spool.queue_stats(q)));
+    metrics.queues(&queues);
+    metrics.usage(state.spool.usage());
+    if let Ok(dead) = record::list(state.spool.as_ref(), DEAD_PREFIX) {
+        let help = "Sends that failed for good and wait to be replayed.";
+        metrics.gauge("portcullis_dead_letters", help, [(Vec::new(), dead.len() as f64)]);
+    }
+    metrics.link(&state.link);
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render())
 }
 
 #[derive(Deserialize)]

@@ -36,6 +36,7 @@ pub mod receiver;
 pub mod remotes;
 pub mod seal;
 pub mod settings;
+pub mod stats;
 
 pub use node::{RunningInner, start};
 

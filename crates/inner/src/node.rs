@@ -23,6 +23,7 @@ use crate::outbound::{Jobs, Sends};
 use crate::push;
 use crate::receiver::InnerReceiver;
 use crate::settings::CurrentSettings;
+use crate::stats::DeliveryStats;
 
 /// A started inner node.
 pub struct RunningInner {
@@ -94,8 +95,13 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
         shutdown.clone(),
     ));
     tasks.spawn(push::push_on_link_up(Arc::clone(&spool), settings.clone(), link.clone(), shutdown.clone()));
-    let deliverer =
-        Deliverer { spool: Arc::clone(&spool), settings: settings.clone(), responses: Some(Arc::clone(&sends)) };
+    let stats = Arc::new(DeliveryStats::default());
+    let deliverer = Deliverer {
+        spool: Arc::clone(&spool),
+        settings: settings.clone(),
+        responses: Some(Arc::clone(&sends)),
+        stats: Arc::clone(&stats),
+    };
     tasks.spawn(deliverer.run(shutdown.clone()));
     tasks.spawn(crate::housekeeping::run(Arc::clone(&spool), shutdown.clone()));
     tasks.spawn(Arc::clone(&jobs).schedule(shutdown.clone()));
@@ -108,6 +114,7 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
         link: link.clone(),
         jobs,
         sends,
+        stats,
     });
     tasks.spawn(async move { log_exit("admin", plumbing::serve(admin_listener, router, admin_token, shutdown).await) });
     tracing::info!(message = "inner node started", node = %initial.node_id, admin = %admin_addr, dmz = %dmz.url, mode = ?dmz.mode);

@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 mod admin_auth;
+pub mod metrics;
+pub mod tallies;
 
 pub use admin_auth::{AdminToken, COOKIE as ADMIN_COOKIE};
 

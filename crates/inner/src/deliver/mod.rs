@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::INBOUND;
 use crate::outbound::Sends;
 use crate::settings::CurrentSettings;
+use crate::stats::DeliveryStats;
 use journal::{DeliveryRecord, intent_key, now_micros, record_key};
 use place::Placement;
 use plan::{Destination, Planned};
@@ -46,6 +47,7 @@ pub struct Deliverer {
     pub settings: CurrentSettings,
     /// Where profile responses are committed; `None`: none are sent.
     pub responses: Option<Arc<Sends>>,
+    pub stats: Arc<DeliveryStats>,
 }
 
 impl Deliverer {
@@ -109,6 +111,7 @@ impl Deliverer {
             tracing::error!(message = "cannot ack deliveries", %error);
             return Outcome::failed(&done.into_iter().chain(held).collect::<Vec<_>>());
         }
+        held.iter().for_each(|planned| self.stats.failed(&channel_of(planned)));
         Outcome { delivered: done.iter().map(channel_of).collect(), failed: Outcome::failed(&held).failed }
     }
 
@@ -123,14 +126,18 @@ impl Deliverer {
             crate::outbound::responses::respond(sends, &self.settings.get(), done).await?;
         }
         let seqs: Vec<Seq> = done.iter().map(|p| p.item.seq).collect();
+        let records: Vec<DeliveryRecord> = done.iter().map(record).collect();
         let mut writes = Vec::with_capacity(done.len() * 2);
-        for planned in done {
-            let record = record(planned);
-            log_delivery(&record);
-            writes.push(StateWrite::Put(record_key(&planned.id), serde_json::to_vec(&record).unwrap_or_default()));
-            writes.push(StateWrite::Delete(intent_key(&planned.id)));
+        for record in &records {
+            writes.push(StateWrite::Put(record_key(&record.id), serde_json::to_vec(record).unwrap_or_default()));
+            writes.push(StateWrite::Delete(intent_key(&record.id)));
         }
-        self.spool.ack(INBOUND, &seqs, writes).await
+        self.spool.ack(INBOUND, &seqs, writes).await?;
+        for record in &records {
+            log_delivery(record);
+            self.stats.delivered(&record.channel, &record.protocol, &record.outcome, record.size);
+        }
+        Ok(())
     }
 }
 

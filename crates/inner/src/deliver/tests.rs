@@ -44,8 +44,12 @@ fn item(path: &str, bytes: &[u8]) -> NewItem {
 async fn deliver(dir: &Path, if_exists: &str, items: Vec<NewItem>) -> Deliverer {
     let spool = SledSpool::open(SpoolOptions::new(dir.join("spool"))).expect("spool");
     spool.enqueue(INBOUND, items, true).await.expect("enqueue");
-    let deliverer =
-        Deliverer { spool: Arc::clone(&spool) as Arc<dyn Spool>, settings: settings(dir, if_exists), responses: None };
+    let deliverer = Deliverer {
+        spool: Arc::clone(&spool) as Arc<dyn Spool>,
+        settings: settings(dir, if_exists),
+        responses: None,
+        stats: Arc::default(),
+    };
     for _ in 0..3 {
         let leased = deliverer.spool.lease(INBOUND, BATCH).await.expect("lease");
         for (_, seqs) in deliverer.round(leased).await.failed {

@@ -1,0 +1,97 @@
+//! Counters of partner traffic on the DMZ since it started: connections admitted
+//! or refused by the address rules, logins accepted or refused, and deliveries
+//! (count and bytes) per channel and protocol. Shown as Prometheus families on
+//! `/metrics` and as JSON on `/api/v1/stats`.
+
+use envelope::Protocol;
+use plumbing::metrics::Metrics;
+use plumbing::tallies::Tallies;
+use serde_json::{Value, json};
+
+/// The partner counters of one DMZ node; shared by its sessions and admin routes.
+#[derive(Debug, Default)]
+pub struct PartnerStats {
+    connections: Tallies,
+    logins: Tallies,
+    deliveries: Tallies,
+}
+
+impl PartnerStats {
+    /// A connection was accepted and then admitted or refused by the address rules.
+    pub fn connection(&self, protocol: Protocol, admitted: bool) {
+        let outcome = if admitted { "admitted" } else { "refused" };
+        self.connections.add(vec![("protocol", protocol.to_string()), ("outcome", outcome.into())], 0);
+    }
+
+    /// A partner tried to log in.
+    pub fn login(&self, protocol: Protocol, accepted: bool) {
+        let outcome = if accepted { "accepted" } else { "refused" };
+        self.logins.add(vec![("protocol", protocol.to_string()), ("outcome", outcome.into())], 0);
+    }
+
+    /// A delivery was committed to the spool.
+    pub fn delivery(&self, channel: &str, protocol: Protocol, bytes: u64) {
+        self.deliveries.add(vec![("channel", channel.to_owned()), ("protocol", protocol.to_string())], bytes);
+    }
+
+    /// Writes the counters as Prometheus families.
+    pub fn write(&self, metrics: &mut Metrics) {
+        self.connections.write_counts(
+            metrics,
+            "portcullis_partner_connections_total",
+            "Partner connections accepted, by protocol and address-rule outcome.",
+        );
+        self.logins.write_counts(
+            metrics,
+            "portcullis_partner_logins_total",
+            "Partner logins, by protocol and outcome.",
+        );
+        self.deliveries.write_counts(
+            metrics,
+            "portcullis_deliveries_total",
+            "Partner deliveries committed to the spool, by channel and protocol.",
+        );
+        self.deliveries.write_bytes(
+            metrics,
+            "portcullis_delivery_bytes_total",
+            "Payload bytes of partner deliveries committed to the spool, by channel and protocol.",
+        );
+    }
+
+    /// The counters as JSON.
+    pub fn json(&self) -> Value {
+        json!({
+            "connections": self.connections.json(),
+            "logins": self.logins.json(),
+            "deliveries": self.deliveries.json(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_land_in_their_families() {
+        let stats = PartnerStats::default();
+        stats.connection(Protocol::Ftp, true);
+        stats.connection(Protocol::Ftp, false);
+        stats.login(Protocol::Sftp, false);
+        stats.delivery("acme", Protocol::Sftp, 10);
+        stats.delivery("acme", Protocol::Sftp, 5);
+        let mut metrics = Metrics::default();
+        stats.write(&mut metrics);
+        let text = metrics.render();
+        for line in [
+            "portcullis_partner_connections_total{protocol=\"ftp\",outcome=\"admitted\"} 1\n",
+            "portcullis_partner_connections_total{protocol=\"ftp\",outcome=\"refused\"} 1\n",
+            "portcullis_partner_logins_total{protocol=\"sftp\",outcome=\"refused\"} 1\n",
+            "portcullis_deliveries_total{channel=\"acme\",protocol=\"sftp\"} 2\n",
+            "portcullis_delivery_bytes_total{channel=\"acme\",protocol=\"sftp\"} 15\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert_eq!(stats.json()["deliveries"][0]["bytes"], 15);
+    }
+}

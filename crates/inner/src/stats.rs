@@ -1,0 +1,44 @@
+//! Counters of the inner's deliveries since it started: files put in place (or
+//! set aside as unroutable) per channel, protocol and outcome, with their bytes,
+//! and failed writes per channel (retried later). Shown on `/metrics` and
+//! `/api/v1/stats`.
+
+use plumbing::metrics::Metrics;
+use plumbing::tallies::Tallies;
+use serde_json::{Value, json};
+
+/// The delivery counters of one inner node.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    delivered: Tallies,
+    failed: Tallies,
+}
+
+impl DeliveryStats {
+    /// A delivery is in place (`outcome` "delivered") or set aside ("unroutable").
+    pub fn delivered(&self, channel: &str, protocol: &str, outcome: &str, bytes: u64) {
+        let labels =
+            vec![("channel", channel.to_owned()), ("protocol", protocol.to_owned()), ("outcome", outcome.to_owned())];
+        self.delivered.add(labels, bytes);
+    }
+
+    /// A delivery could not be written this time; it is retried.
+    pub fn failed(&self, channel: &str) {
+        self.failed.add(vec![("channel", channel.to_owned())], 0);
+    }
+
+    /// Writes the counters as Prometheus families.
+    pub fn write(&self, metrics: &mut Metrics) {
+        let help = "Deliveries put in place (or set aside as unroutable), by channel, protocol and outcome.";
+        self.delivered.write_counts(metrics, "portcullis_inner_deliveries_total", help);
+        let help = "Payload bytes of deliveries put in place, by channel, protocol and outcome.";
+        self.delivered.write_bytes(metrics, "portcullis_inner_delivery_bytes_total", help);
+        let help = "Delivery writes that failed and wait for a retry, by channel.";
+        self.failed.write_counts(metrics, "portcullis_inner_delivery_failures_total", help);
+    }
+
+    /// The counters as JSON.
+    pub fn json(&self) -> Value {
+        json!({"deliveries": self.delivered.json(), "failures": self.failed.json()})
+    }
+}
