@@ -3,30 +3,12 @@
 //! channel admits the address, at login / RCPT when only another channel does —
 //! and the DMZ's `message_service.deny` keeps an inner peer out.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpSocket;
-
-use crate::support::clients::{PASSWORD, assert_ok, curl, write_items};
+use crate::support::clients::{HTTP_PROBE, PASSWORD, assert_ok, curl, first_bytes, write_items};
 use crate::support::mail::swaks;
 use crate::support::{Cluster, ClusterOptions, Item, assert_delivered, payload, wait_for};
-
-/// What a client connecting from `source` reads first: the greeting, or nothing
-/// (the connection closed at once). `probe` is written first (AS2 has no greeting).
-async fn first_bytes(source: Ipv4Addr, port: u16, probe: &[u8]) -> Vec<u8> {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind(SocketAddr::from((source, 0))).expect("bind the source address");
-    let mut stream = socket.connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await.expect("connect");
-    let _ = stream.write_all(probe).await;
-    let mut buffer = vec![0u8; 64];
-    let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut buffer)).await.expect("an answer or EOF");
-    buffer.truncate(read.unwrap_or(0));
-    buffer
-}
-
-const HTTP_PROBE: &[u8] = b"GET /as2 HTTP/1.1\r\nHost: dmz.test\r\nConnection: close\r\n\r\n";
 
 #[tokio::test]
 async fn a_partner_from_an_address_no_channel_admits_gets_no_greeting() {

@@ -27,4 +27,5 @@ mod partner_mail_bad_input;
 mod partner_sftp;
 mod partner_sizes;
 mod partner_smtp;
+mod pause;
 mod retry;

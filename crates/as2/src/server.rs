@@ -62,10 +62,8 @@ pub async fn serve(
         Arc::new(Shared { config, gateway, limit, scratch, client, background: TaskTracker::new(), cut: cut.clone() });
     let sessions = TaskTracker::new();
     let cap = SessionCap { protocol: "AS2", max_sessions, busy: BUSY.to_vec() };
-    accept_until_shutdown(listener, cap, &sessions, &shutdown, |stream, remote| {
-        if !shared.gateway.admits(Peer { remote, protocol: Protocol::As2 }) {
-            return drop(stream);
-        }
+    let admit = |remote| shared.gateway.admission(Peer { remote, protocol: Protocol::As2 });
+    accept_until_shutdown(listener, cap, &sessions, &shutdown, admit, |stream, remote| {
         sessions.spawn(connection(stream, remote, shared.clone(), shutdown.clone(), cut.clone()));
     })
     .await;

@@ -44,6 +44,8 @@ pub fn router(state: AdminState, max_payload_bytes: u64) -> Router {
         .route("/api/v1/deliveries", post(inject).layer(DefaultBodyLimit::max(limit)))
         .route("/api/v1/status", get(status))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/listeners/pause", post(pause))
+        .route("/api/v1/listeners/resume", post(resume))
         .route("/metrics", get(metrics))
         .route("/api/v1/channels", get(channels))
         .with_state(state)
@@ -105,12 +107,32 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
         "link": link_json(&state.link),
         "config_generation": config.generation,
         "channels": config.channels.len(),
+        "partner_listeners": listeners_state(&state),
         "listeners": config.listeners.iter().map(|l| json!({"protocol": l.protocol.to_string(), "bind": l.bind.to_string()})).collect::<Vec<_>>(),
         "queues": { TO_INNER: queue_json(queue), REQUESTS: queue_json(state.spool.queue_stats(REQUESTS)) },
         // Outbound requests run only while the inner's seal key is in memory.
         "seal_key": config.seal_key.is_some(),
         "spool": usage_json(usage),
     }))
+}
+
+async fn pause(State(state): State<AdminState>) -> Json<Value> {
+    set_paused(&state, true)
+}
+
+async fn resume(State(state): State<AdminState>) -> Json<Value> {
+    set_paused(&state, false)
+}
+
+fn set_paused(state: &AdminState, paused: bool) -> Json<Value> {
+    let changed = state.intake.gate().set_paused(paused);
+    let listeners = listeners_state(state);
+    tracing::info!(message = "admin: partner listeners", state = listeners, changed);
+    Json(json!({"partner_listeners": listeners, "changed": changed}))
+}
+
+fn listeners_state(state: &AdminState) -> &'static str {
+    if state.intake.gate().is_paused() { "paused" } else { "open" }
 }
 
 async fn stats(State(state): State<AdminState>) -> Json<Value> {

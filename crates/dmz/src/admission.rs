@@ -5,16 +5,30 @@
 //! AS2 partnership — that channel's own rules are checked again.
 
 use envelope::ChannelVerifiers;
-use partner::Peer;
+use partner::{Admission, Peer};
 
 use crate::gateway::DmzGateway;
 
 impl DmzGateway {
+    /// Serves `peer` if the listeners are not paused and some channel admits its
+    /// address; counts and logs the outcome.
+    pub(crate) fn admit(&self, peer: Peer) -> Admission {
+        if self.intake.gate().is_paused() {
+            tracing::info!(message = "partner connection turned away: listeners paused", remote = %peer.remote, protocol = %peer.protocol);
+            self.intake.stats().connection(peer.protocol, "paused");
+            return Admission::Busy;
+        }
+        match self.admits_peer(peer) {
+            true => Admission::Serve,
+            false => Admission::Refuse,
+        }
+    }
+
     /// Whether any channel permits `peer`'s address; logs a refusal.
-    pub(crate) fn admits_peer(&self, peer: Peer) -> bool {
+    fn admits_peer(&self, peer: Peer) -> bool {
         let config = self.config.get();
         let admitted = config.channels.iter().any(|c| c.addresses.permits(peer.remote.ip()));
-        self.intake.stats().connection(peer.protocol, admitted);
+        self.intake.stats().connection(peer.protocol, if admitted { "admitted" } else { "refused" });
         if !admitted {
             tracing::warn!(
                 message = "partner connection refused: no channel admits this address",

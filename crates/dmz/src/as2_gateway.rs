@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use envelope::{As2Meta, EnvelopeId, Partner, Protocol};
 use partner::{
-    As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnership, FileRegion, FsError, Peer, Receipt,
+    Admission, As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnership, FileRegion, FsError, Peer, Receipt,
 };
 use sha2::Digest;
 
@@ -22,8 +22,8 @@ const COPY_CHUNK: usize = 1 << 20;
 
 #[async_trait]
 impl As2Gateway for DmzGateway {
-    fn admits(&self, peer: Peer) -> bool {
-        self.admits_peer(peer)
+    fn admission(&self, peer: Peer) -> Admission {
+        self.admit(peer)
     }
 
     fn partnership(&self, peer: Peer, from: &str, to: &str) -> Result<Arc<As2Partnership>, As2LookupError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use envelope::{ChannelVerifiers, LoginVerifier, Partner};
-use partner::{Credential, Entry, FsError, Gateway, Login, Peer, Receipt, Session, Upload, VPath};
+use partner::{Admission, Credential, Entry, FsError, Gateway, Login, Peer, Receipt, Session, Upload, VPath};
 
 use crate::active::ActiveConfig;
 use crate::admission::channel_admits;
@@ -28,8 +28,8 @@ pub struct DmzGateway {
 
 #[async_trait]
 impl Gateway for DmzGateway {
-    fn admits(&self, peer: Peer) -> bool {
-        self.admits_peer(peer)
+    fn admission(&self, peer: Peer) -> Admission {
+        self.admit(peer)
     }
 
     async fn authenticate(&self, peer: Peer, user: &str, credential: Credential<'_>) -> Option<Login> {

@@ -17,6 +17,7 @@ use spool::{NewItem, NewPayload, Spool, SpoolError};
 
 use crate::TO_INNER;
 use crate::active::ActiveConfig;
+use crate::gate::Gate;
 use crate::stats::PartnerStats;
 pub use crate::streamed::StreamedDelivery;
 
@@ -85,11 +86,12 @@ pub struct Intake {
     /// The link to the inner, for channels that refuse deliveries while it is down.
     link: Option<Link>,
     stats: Arc<PartnerStats>,
+    gate: Arc<Gate>,
 }
 
 impl Intake {
     pub fn new(spool: Arc<dyn Spool>, config: ActiveConfig) -> Self {
-        Intake { spool, config, link: None, stats: Arc::default() }
+        Intake { spool, config, link: None, stats: Arc::default(), gate: Arc::default() }
     }
 
     /// Refuses the deliveries of `when_inner_down = "refuse"` channels while `link` is down.
@@ -100,6 +102,11 @@ impl Intake {
     /// The partner counters this intake and its gateway keep.
     pub fn stats(&self) -> &Arc<PartnerStats> {
         &self.stats
+    }
+
+    /// Whether partner listeners take new connections (paused by an operator).
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.gate
     }
 
     /// Whether `channel` takes no deliveries now because the inner is unreachable.

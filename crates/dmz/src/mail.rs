@@ -7,7 +7,8 @@
 use async_trait::async_trait;
 use envelope::{EnvelopeId, MailMeta, Partner, Protocol};
 use partner::{
-    Credential, FsError, Gateway, Login, MailEnvelope, MailGateway, MessageUpload, Peer, Receipt, RecipientError,
+    Admission, Credential, FsError, Gateway, Login, MailEnvelope, MailGateway, MessageUpload, Peer, Receipt,
+    RecipientError,
 };
 
 use crate::admission::channel_admits;
@@ -19,8 +20,8 @@ const MAX_MESSAGE_ID: usize = 998;
 
 #[async_trait]
 impl MailGateway for DmzGateway {
-    fn admits(&self, peer: Peer) -> bool {
-        self.admits_peer(peer)
+    fn admission(&self, peer: Peer) -> Admission {
+        self.admit(peer)
     }
 
     async fn authenticate(&self, peer: Peer, user: &str, password: &str) -> Option<Login> {

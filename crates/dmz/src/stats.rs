@@ -17,9 +17,9 @@ pub struct PartnerStats {
 }
 
 impl PartnerStats {
-    /// A connection was accepted and then admitted or refused by the address rules.
-    pub fn connection(&self, protocol: Protocol, admitted: bool) {
-        let outcome = if admitted { "admitted" } else { "refused" };
+    /// A connection was accepted and then `outcome`: "admitted", "refused" by the
+    /// address rules, or turned away while "paused".
+    pub fn connection(&self, protocol: Protocol, outcome: &str) {
         self.connections.add(vec![("protocol", protocol.to_string()), ("outcome", outcome.into())], 0);
     }
 
@@ -39,7 +39,7 @@ impl PartnerStats {
         self.connections.write_counts(
             metrics,
             "portcullis_partner_connections_total",
-            "Partner connections accepted, by protocol and address-rule outcome.",
+            "Partner connections accepted, by protocol and outcome (admitted, refused by address rules, paused).",
         );
         self.logins.write_counts(
             metrics,
@@ -75,8 +75,8 @@ mod tests {
     #[test]
     fn counters_land_in_their_families() {
         let stats = PartnerStats::default();
-        stats.connection(Protocol::Ftp, true);
-        stats.connection(Protocol::Ftp, false);
+        stats.connection(Protocol::Ftp, "admitted");
+        stats.connection(Protocol::Ftp, "refused");
         stats.login(Protocol::Sftp, false);
         stats.delivery("acme", Protocol::Sftp, 10);
         stats.delivery("acme", Protocol::Sftp, 5);

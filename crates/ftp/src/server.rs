@@ -14,7 +14,8 @@ use std::time::Duration;
 use envelope::Protocol;
 use libunftp::options::PassiveHost;
 use libunftp::{Server, ServerBuilder, ServerError};
-use partner::{Gateway, Peer};
+use partner::{Admission, Gateway, Peer};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +31,8 @@ const CUT_WAIT: Duration = Duration::from_secs(5);
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long telling a connection "busy" may take.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What every session of one server shares.
 struct Shared {
@@ -58,10 +61,11 @@ pub async fn serve(
         tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) if shared.gateway.admits(Peer { remote, protocol: Protocol::Ftp }) => {
-                    sessions.spawn(run_session(shared.clone(), stream, remote, cut.clone()));
-                }
-                Ok(_refused) => {}
+                Ok((stream, remote)) => match shared.gateway.admission(Peer { remote, protocol: Protocol::Ftp }) {
+                    Admission::Serve => drop(sessions.spawn(run_session(shared.clone(), stream, remote, cut.clone()))),
+                    Admission::Refuse => {}
+                    Admission::Busy => drop(sessions.spawn(tell_busy(stream))),
+                },
                 Err(e) => {
                     tracing::warn!(error = %e, "FTP accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -100,6 +104,15 @@ fn shared(config: FtpConfig, gateway: Arc<dyn Gateway>) -> io::Result<Shared> {
         idle_secs: config.idle_timeout.as_secs().max(1),
         logger: crate::log::logger(),
     })
+}
+
+/// Tells a connection the server takes none now (RFC 959 `421`), within a second.
+async fn tell_busy(mut stream: TcpStream) {
+    let answer = async {
+        stream.write_all(b"421 Service not available, try again later.\r\n").await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(BUSY_TIMEOUT, answer).await;
 }
 
 async fn run_session(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, cut: CancellationToken) {

@@ -14,6 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::Admission;
+
 /// Pause after a failed `accept` before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Connections over the session cap being told "busy" at once.
@@ -31,14 +33,16 @@ pub struct SessionCap {
     pub busy: Vec<u8>,
 }
 
-/// Accepts on `listener` until `shutdown`; `start` spawns each accepted connection
-/// (TCP_NODELAY set) into `sessions`, whose length is what the cap counts. Drops the
-/// listener and waits for the refusals in progress before it returns.
+/// Accepts on `listener` until `shutdown`; asks `admit` about each connection (a
+/// refused one is closed, a busy one told "busy"); `start` spawns each served
+/// connection (TCP_NODELAY set) into `sessions`, whose length is what the cap
+/// counts. Drops the listener and waits for the refusals in progress before it returns.
 pub async fn accept_until_shutdown(
     listener: TcpListener,
     cap: SessionCap,
     sessions: &TaskTracker,
     shutdown: &CancellationToken,
+    admit: impl Fn(SocketAddr) -> Admission,
     mut start: impl FnMut(TcpStream, SocketAddr),
 ) {
     let busy: Arc<[u8]> = cap.busy.into();
@@ -55,12 +59,22 @@ pub async fn accept_until_shutdown(
                 }
             },
         };
-        if sessions.len() >= cap.max_sessions {
-            tracing::warn!(message = "session limit reached, connection refused", protocol = cap.protocol, peer = %remote);
-            if refusals.len() < MAX_REFUSALS {
-                refusals.spawn(refuse(stream, Arc::clone(&busy)));
+        let admission = match admit(remote) {
+            Admission::Serve if sessions.len() >= cap.max_sessions => {
+                tracing::warn!(message = "session limit reached, connection refused", protocol = cap.protocol, peer = %remote);
+                Admission::Busy
             }
-            continue;
+            admission => admission,
+        };
+        match admission {
+            Admission::Serve => {}
+            Admission::Refuse => continue,
+            Admission::Busy => {
+                if refusals.len() < MAX_REFUSALS {
+                    refusals.spawn(refuse(stream, Arc::clone(&busy)));
+                }
+                continue;
+            }
         }
         let _ = stream.set_nodelay(true);
         start(stream, remote);

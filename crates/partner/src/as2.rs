@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{FileRegion, FsError, Peer, Receipt};
+use crate::{Admission, FileRegion, FsError, Peer, Receipt};
 
 /// One AS2 relationship. `Debug` never shows the private key.
 #[derive(Clone)]
@@ -87,10 +87,10 @@ pub enum As2Outcome {
 /// What the DMZ offers the AS2 receiver.
 #[async_trait]
 pub trait As2Gateway: Send + Sync + 'static {
-    /// Whether a connection from `peer` may be served at all: asked right after
-    /// accept, before any protocol byte is written. The gateway logs a refusal.
-    fn admits(&self, _peer: Peer) -> bool {
-        true
+    /// Whether a connection from `peer` is served: asked right after accept,
+    /// before any protocol byte is written. The gateway logs a refusal.
+    fn admission(&self, _peer: Peer) -> Admission {
+        Admission::Serve
     }
 
     /// The partnership for a message from `from` to `to`.

@@ -16,6 +16,18 @@ pub struct Peer {
     pub protocol: Protocol,
 }
 
+/// What happens to a connection just accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Serve it.
+    Serve,
+    /// Close it without a protocol byte (the address rules do not admit it).
+    Refuse,
+    /// Answer the protocol's "try again later" (FTP/SMTP `421`, AS2 HTTP `503`;
+    /// SFTP, which has no such answer, is closed) and close it: listeners paused.
+    Busy,
+}
+
 /// What a partner presents to log in. Never logged.
 #[derive(Clone, Copy)]
 pub enum Credential<'a> {
@@ -92,10 +104,10 @@ pub trait Upload: Send {
 /// What the DMZ offers a protocol session.
 #[async_trait]
 pub trait Gateway: Send + Sync + 'static {
-    /// Whether a connection from `peer` may be served at all: asked right after
-    /// accept, before any protocol byte is written. The gateway logs a refusal.
-    fn admits(&self, _peer: Peer) -> bool {
-        true
+    /// Whether a connection from `peer` is served: asked right after accept,
+    /// before any protocol byte is written. The gateway logs a refusal.
+    fn admission(&self, _peer: Peer) -> Admission {
+        Admission::Serve
     }
 
     /// Checks a login against the channel verifiers pushed by the inner. `None`

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 
-use crate::{FsError, Login, Peer, Receipt};
+use crate::{Admission, FsError, Login, Peer, Receipt};
 
 /// Why a recipient address is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,10 +61,10 @@ pub trait MessageUpload: Send {
 /// What the DMZ offers an SMTP session.
 #[async_trait]
 pub trait MailGateway: Send + Sync + 'static {
-    /// Whether a connection from `peer` may be served at all: asked right after
-    /// accept, before any protocol byte is written. The gateway logs a refusal.
-    fn admits(&self, _peer: Peer) -> bool {
-        true
+    /// Whether a connection from `peer` is served: asked right after accept,
+    /// before any protocol byte is written. The gateway logs a refusal.
+    fn admission(&self, _peer: Peer) -> Admission {
+        Admission::Serve
     }
 
     /// Checks AUTH PLAIN / LOGIN credentials against the channel logins. `None`

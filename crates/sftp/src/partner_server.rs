@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use envelope::Protocol;
-use partner::{Credential, Gateway, Login, Peer, Session};
+use partner::{Admission, Credential, Gateway, Login, Peer, Session};
 use russh::MethodKind;
 use russh::keys::{PrivateKey, PublicKey};
 use tokio::net::TcpListener;
@@ -90,7 +90,7 @@ pub async fn serve(
     let token = shutdown.clone();
     listen::accept_loop(listener, listen, shutdown, move |remote| {
         let peer = Peer { remote, protocol: Protocol::Sftp };
-        if !gateway.admits(peer) {
+        if gateway.admission(peer) != Admission::Serve {
             return None;
         }
         let busy = Busy::default();

@@ -38,10 +38,8 @@ pub async fn serve(
     let mut busy = Vec::new();
     reply::TOO_MANY_CONNECTIONS.encode(&mut busy);
     let cap = SessionCap { protocol: "SMTP", max_sessions, busy };
-    accept_until_shutdown(listener, cap, &sessions, &shutdown, |stream, remote| {
-        if !shared.gateway.admits(Peer { remote, protocol: Protocol::Smtp }) {
-            return drop(stream);
-        }
+    let admit = |remote| shared.gateway.admission(Peer { remote, protocol: Protocol::Smtp });
+    accept_until_shutdown(listener, cap, &sessions, &shutdown, admit, |stream, remote| {
         let session = connection::run(stream, remote, shared.clone(), shutdown.clone());
         let cut = cut.clone();
         sessions.spawn(async move {

@@ -1,8 +1,14 @@
 //! Real partner clients, driven as child processes: OpenSSH `sftp`, `curl`, `lftp`
-//! and Python paramiko scripts (from the virtualenv `tests/run` makes).
+//! and Python paramiko scripts (from the virtualenv `tests/run` makes); raw TCP probes
+//! of what a listener says first.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
 
 use super::Item;
 use super::cluster::Cluster;
@@ -125,4 +131,20 @@ fn run_with_stdin(command: &mut Command, input: &str) -> Output {
         .expect("start client (apt: openssh-client, sshpass)");
     child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     child.wait_with_output().expect("client output")
+}
+
+/// A request that makes the AS2 listener answer (it has no greeting).
+pub const HTTP_PROBE: &[u8] = b"GET /as2 HTTP/1.1\r\nHost: dmz.test\r\nConnection: close\r\n\r\n";
+
+/// What a client connecting from `source` reads first: the greeting, or nothing
+/// (the connection closed at once). `probe` is written first (AS2 has no greeting).
+pub async fn first_bytes(source: Ipv4Addr, port: u16, probe: &[u8]) -> Vec<u8> {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::from((source, 0))).expect("bind the source address");
+    let mut stream = socket.connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await.expect("connect");
+    let _ = stream.write_all(probe).await;
+    let mut buffer = vec![0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut buffer)).await.expect("an answer or EOF");
+    buffer.truncate(read.unwrap_or(0));
+    buffer
 }

@@ -1,0 +1,73 @@
+//! Pausing the partner listeners from the admin API: new connections get the
+//! protocol's "try again later" while an upload already in progress completes;
+//! resume restores service.
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::clients::{HTTP_PROBE, PASSWORD, assert_ok, curl, first_bytes, write_items};
+use crate::support::{Cluster, ClusterOptions, Item, assert_delivered, payload, wait_for};
+
+async fn post(cluster: &Cluster, path: &str) -> Value {
+    let response = cluster.client.post(format!("{}{path}", cluster.dmz_admin)).send().await.expect("admin answer");
+    assert_eq!(response.status(), 200, "{path}");
+    serde_json::from_slice(&response.bytes().await.expect("admin body")).expect("admin JSON")
+}
+
+/// The DMZ's count of FTP logins accepted so far.
+async fn ftp_logins(cluster: &Cluster) -> Option<u64> {
+    let url = format!("{}/api/v1/stats", cluster.dmz_admin);
+    let stats = crate::support::http::get_json(&cluster.client, &url).await?;
+    let logins = stats["logins"].as_array()?;
+    let accepted = logins.iter().find(|l| l["protocol"] == "ftp" && l["outcome"] == "accepted");
+    Some(accepted.and_then(|l| l["count"].as_u64()).unwrap_or(0))
+}
+
+#[tokio::test]
+async fn pause_turns_new_partners_away_while_an_upload_in_progress_completes() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    let slow = Item { channel: "demo".into(), path: "slow.bin".into(), bytes: payload(1, 1 << 20) };
+    let after = Item { channel: "demo".into(), path: "after.bin".into(), bytes: payload(2, 10_000) };
+    write_items(local.path(), &[slow.clone(), after.clone()]);
+    let base = format!("ftp://127.0.0.1:{}", cluster.ports.ftp);
+    let user = format!("demo-user:{PASSWORD}");
+    // About five seconds of upload at 200 KB/s.
+    let upload = Command::new("curl")
+        .args(["-sS", "--fail", "--limit-rate", "200k", "-u", &user, "-T"])
+        .arg(local.path().join("slow.bin"))
+        .arg(format!("{base}/slow.bin"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    wait_for("the slow upload to log in", Duration::from_secs(30), || async {
+        (ftp_logins(&cluster).await? == 1).then_some(())
+    })
+    .await;
+
+    assert_eq!(post(&cluster, "/api/v1/listeners/pause").await["partner_listeners"], "paused");
+    let status = cluster.dmz_status().await.expect("status");
+    assert_eq!(status["partner_listeners"], "paused");
+    let p = cluster.ports;
+    let local_ip = Ipv4Addr::LOCALHOST;
+    for (name, port, probe, answer) in [
+        ("FTP", p.ftp, &b""[..], &b"421 "[..]),
+        ("SMTP", p.smtp, b"", b"421 "),
+        ("AS2", p.as2, HTTP_PROBE, b"HTTP/1.1 503"),
+        ("SFTP", p.sftp, b"", b""),
+    ] {
+        let got = first_bytes(local_ip, port, probe).await;
+        assert!(got.starts_with(answer) && (!answer.is_empty() || got.is_empty()), "{name} while paused: {got:?}");
+    }
+
+    let output = tokio::task::spawn_blocking(move || upload.wait_with_output()).await.expect("join").expect("curl");
+    assert_ok("the upload in progress when paused", &output, &cluster);
+    assert_eq!(post(&cluster, "/api/v1/listeners/resume").await["partner_listeners"], "open");
+    let file = local.path().join("after.bin").to_string_lossy().into_owned();
+    assert_ok("an upload after resume", &curl(&["-u", &user, "-T", &file, &format!("{base}/after.bin")]), &cluster);
+    assert_delivered(&cluster, &[slow, after], &[]).await;
+}
