@@ -13,6 +13,7 @@ mod delivery;
 mod demo;
 mod inner_down;
 mod invisible;
+mod keep_config;
 mod metrics;
 mod outbound_fetch;
 mod outbound_mail_as2;

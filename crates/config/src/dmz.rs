@@ -35,6 +35,21 @@ pub struct DmzSettings {
     pub internal_sftp: InternalSftp,
     /// How fetch and send requests of the inner are run.
     pub outbound: DmzOutbound,
+    /// Where the config the inner pushes is kept.
+    pub keep_config: KeepConfig,
+}
+
+/// Where the DMZ keeps the partner-facing config the inner pushes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepConfig {
+    /// In the spool: after a restart the partner listeners run again at once,
+    /// before the inner connects (secrets still come only with the next push).
+    #[default]
+    Disk,
+    /// In memory only: never written to the DMZ's disk; the partner listeners run
+    /// only while the link to the inner is up (the EFT DMZ Gateway behaviour).
+    Memory,
 }
 
 /// DMZ-local settings of the partner SFTP listener (whether it runs and where is
@@ -126,6 +141,8 @@ pub struct DmzFile {
     internal_sftp: Option<InternalSftpFile>,
     #[serde(default)]
     outbound: outbound::OutboundFile,
+    #[serde(default)]
+    keep_config: KeepConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -227,6 +244,7 @@ impl DmzFile {
             as2: self.as2.validate(problems),
             internal_sftp: validate_internal_sftp(self.internal_sftp, problems),
             outbound: self.outbound.validate(problems),
+            keep_config: self.keep_config,
         }
     }
 }

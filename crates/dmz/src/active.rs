@@ -2,12 +2,20 @@
 //! pushed, restored from the spool at start-up — without its two secrets, our AS2
 //! private keys and the seal key of outbound requests, which are kept in memory
 //! only and come again with the push at every link-up.
+//!
+//! With `keep_config = "memory"` nothing of it touches the disk: a config stored by
+//! an earlier run is deleted at start, pushes are not stored, and when the link to
+//! the inner is lost the config is forgotten — the partner listeners stop and no
+//! channel takes deliveries — until the inner connects and pushes again.
 
 use std::sync::Arc;
 
+use config::dmz::KeepConfig;
 use envelope::DmzConfig;
+use message_service::{Link, LinkState};
 use spool::{Spool, SpoolError, StateWrite};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::CONFIG_STATE_KEY;
 
@@ -18,9 +26,42 @@ pub struct ActiveConfig {
     /// Serializes pushes, so that the check against the generation in force and
     /// the durable write that follows cannot interleave.
     applying: Arc<tokio::sync::Mutex<()>>,
+    /// Whether pushes are stored in the spool (`keep_config = "disk"`).
+    persist: bool,
 }
 
 impl ActiveConfig {
+    /// The config in force at start: restored from the spool (`disk`), or none
+    /// (`memory`, after deleting any copy an earlier run stored).
+    pub async fn open(spool: &dyn Spool, keep: KeepConfig) -> Result<Self, SpoolError> {
+        if keep == KeepConfig::Disk {
+            return ActiveConfig::restore(spool);
+        }
+        if spool.read_state(CONFIG_STATE_KEY)?.is_some() {
+            spool.write_state(vec![StateWrite::Delete(CONFIG_STATE_KEY.into())]).await?;
+            tracing::info!(message = "keep_config = memory: deleted the config an earlier run stored");
+        }
+        Ok(ActiveConfig { persist: false, ..ActiveConfig::default() })
+    }
+
+    /// Forgets the config in force each time `link` goes down (`keep_config =
+    /// "memory"`); runs until `shutdown`.
+    pub async fn forget_on_link_loss(self, link: Link, shutdown: CancellationToken) {
+        let mut states = link.subscribe();
+        loop {
+            if matches!(*states.borrow_and_update(), LinkState::Down { .. }) && self.get().generation > 0 {
+                tracing::warn!(
+                    message = "link to the inner lost: partner config forgotten, listeners stop until it is back"
+                );
+                self.set(DmzConfig::default());
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                changed = states.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
     /// Restores the last pushed config from the spool (empty if none was pushed yet).
     pub fn restore(spool: &dyn Spool) -> Result<Self, SpoolError> {
         let active = ActiveConfig::default();
@@ -55,8 +96,10 @@ impl ActiveConfig {
         // Our AS2 private keys and the seal key never reach the DMZ's disk: the
         // stored copy goes without them, and after a restart they come with the
         // next push.
-        let stored = DmzConfig { as2_keys: Vec::new(), seal_key: None, ..config.clone() };
-        spool.write_state(vec![StateWrite::Put(CONFIG_STATE_KEY.into(), envelope::encode(&stored))]).await?;
+        if self.persist {
+            let stored = DmzConfig { as2_keys: Vec::new(), seal_key: None, ..config.clone() };
+            spool.write_state(vec![StateWrite::Put(CONFIG_STATE_KEY.into(), envelope::encode(&stored))]).await?;
+        }
         tracing::info!(
             message = "partner-facing config applied",
             generation = config.generation,
@@ -74,7 +117,11 @@ impl ActiveConfig {
 
 impl Default for ActiveConfig {
     fn default() -> Self {
-        ActiveConfig { current: Arc::new(watch::Sender::new(Arc::new(DmzConfig::default()))), applying: Arc::default() }
+        ActiveConfig {
+            current: Arc::new(watch::Sender::new(Arc::new(DmzConfig::default()))),
+            applying: Arc::default(),
+            persist: true,
+        }
     }
 }
 

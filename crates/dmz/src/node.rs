@@ -3,6 +3,7 @@
 //! partner listeners, outbound workers, admin); shutdown through one
 //! `CancellationToken`.
 
+use config::dmz::KeepConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,7 +46,7 @@ impl RunningDmz {
 /// Starts the DMZ's services; they run until `shutdown` is cancelled.
 pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result<RunningDmz, StartError> {
     let spool = open_spool(&settings)?;
-    let config = ActiveConfig::restore(spool.as_ref())?;
+    let config = ActiveConfig::open(spool.as_ref(), settings.keep_config).await?;
     let link = Link::new();
     let node = Node { id: settings.node_id.clone(), role: NodeRole::Dmz };
     let receiver = Arc::new(DmzReceiver {
@@ -67,6 +68,9 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let intake = Intake::new(Arc::clone(&spool), config.clone()).watching(link.clone());
     services::start_partner_listeners(&settings, host_key, &intake, &config, &pickup, &tasks, &shutdown)?;
     services::start_outbound(&settings, &intake, &config, &pickup, &tasks, &shutdown)?;
+    if settings.keep_config == KeepConfig::Memory {
+        tasks.spawn(config.clone().forget_on_link_loss(link.clone(), shutdown.clone()));
+    }
     let running = RunningDmz {
         message_service_addr: local_addr(&ms_listener)?,
         admin_addr: local_addr(&admin_listener)?,

@@ -30,6 +30,8 @@ pub struct ClusterOptions {
     pub invisible: Vec<String>,
     pub streaming_size: u64,
     pub spool_quota_bytes: u64,
+    /// Top-level keys of dmz.toml (e.g. `keep_config = "memory"`).
+    pub dmz_extra: String,
     /// Extra lines for the DMZ's `[message_service]` table.
     pub dmz_ms_extra: String,
     /// `[[profiles]]` tables placed before the catch-all profile.
@@ -60,6 +62,7 @@ impl Default for ClusterOptions {
             invisible: Vec::new(),
             streaming_size: 65_536,
             spool_quota_bytes: 1 << 30,
+            dmz_extra: String::new(),
             dmz_ms_extra: String::new(),
             profiles: String::new(),
             partner_keys: Vec::new(),
@@ -287,7 +290,7 @@ fn dmz_toml(
         Mode::Pushback => "mode = \"pushback\"".to_string(),
     };
     format!(
-        "role = \"dmz\"\nnode_id = \"test-dmz\"\ndata_dir = \"{data}\"\n\n\
+        "role = \"dmz\"\nnode_id = \"test-dmz\"\ndata_dir = \"{data}\"\n{top}\n\
          [message_service]\nlisten = \"127.0.0.1:{ms}\"\n{mode}\nreconnect_max_ms = 300\n{extra}\n\n\
          [admin]\nlisten = \"127.0.0.1:{admin}\"\ntoken_file = \"{token}\"\n\n\
          [limits]\nmax_payload_bytes = {max}\nspool_quota_bytes = {quota}\n\n\
@@ -295,6 +298,7 @@ fn dmz_toml(
          [ftp]\npassive_ports = \"{low}-{high}\"\npassive_address = \"127.0.0.1\"\n\n\
          [smtp]\nhostname = \"dmz.test\"\n{smtp_extra}\n",
         data = dir.join("dmz").display(),
+        top = o.dmz_extra,
         token = dir.join("admin.token").display(),
         internal = p.internal_sftp,
         low = p.passive.0,
