@@ -2,24 +2,11 @@
 //! partner listeners stop when the link to the inner is lost and, after a DMZ
 //! restart with the inner down, none listens until the inner connects again.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::support::clients::{PASSWORD, assert_ok, curl, write_items};
 use crate::support::cluster::DEMO_HASH;
-use crate::support::{Cluster, ClusterOptions, Item, assert_delivered, payload, wait_for};
-
-/// Whether any file under `dir` holds `needle`.
-fn any_file_holds(dir: &Path, needle: &[u8]) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.flatten().any(|entry| {
-        let path = entry.path();
-        match path.is_dir() {
-            true => any_file_holds(&path, needle),
-            false => std::fs::read(&path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle)),
-        }
-    })
-}
+use crate::support::{Cluster, ClusterOptions, Item, any_file_holds, assert_delivered, payload, wait_for};
 
 async fn listening(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()

@@ -5,6 +5,7 @@
 mod support;
 
 mod address_rules;
+mod audit;
 mod bad_input;
 mod check_config;
 mod config_push;

@@ -41,6 +41,9 @@ impl Gateway for DmzGateway {
             (None, _) => false,
         } && found.is_some_and(|(channel, _)| channel_admits(channel, peer));
         self.intake.stats().login(peer.protocol, accepted);
+        let channel = found.map_or("-", |(c, _)| c.name.as_str());
+        let outcome = if accepted { "accepted" } else { "refused" };
+        tracing::info!(target: "audit", event = "login", outcome, user, channel, remote = %peer.remote, protocol = %peer.protocol, method = method(credential));
         match found {
             Some((channel, _)) if accepted => {
                 tracing::info!(message = "partner logged in", user, channel = %channel.name, remote = %peer.remote, protocol = %peer.protocol);

@@ -159,11 +159,15 @@ impl Intake {
         dedupe: Dedupe,
     ) -> Result<Option<Accepted>, IntakeError> {
         let (id, protocol, channel) = (arrival.id, arrival.protocol, arrival.channel.clone());
+        let (path, login) = (arrival.path.clone(), arrival.partner.login.clone());
+        let remote = arrival.partner.remote.map_or_else(|| "-".to_owned(), |r| r.to_string());
         let item = self.item(arrival, size, sha256, payload);
         let outcome = self.spool.enqueue(TO_INNER, vec![item], dedupe == Dedupe::Yes).await?;
         let added = outcome.first() != Some(&spool::Enqueued::Duplicate);
         if added {
             self.stats.delivery(&channel, protocol, size);
+            let login = login.as_deref().unwrap_or("-");
+            tracing::info!(target: "audit", event = "received", %id, channel, %protocol, path, size, %sha256, login, remote);
         }
         Ok(added.then_some(Accepted { id, size, sha256 }))
     }

@@ -115,6 +115,12 @@ impl Leases {
                 if let AckOutcome::Rejected { reason } = &ack.outcome {
                     tracing::warn!(id = %ack.id, reason, "peer rejected envelope; deleting it");
                 }
+                let outcome = match ack.outcome {
+                    AckOutcome::Committed => "committed",
+                    AckOutcome::Duplicate => "duplicate",
+                    AckOutcome::Rejected { .. } => "rejected",
+                };
+                tracing::info!(target: "audit", event = "handoff", id = %ack.id, outcome);
                 Some(seq)
             })
             .collect()

@@ -7,13 +7,14 @@
 //! constant time and never logged.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
@@ -114,11 +115,23 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn require(State(token): State<AdminToken>, request: Request, next: Next) -> Response {
-    if token.admits(request.headers()) {
-        return next.run(request).await;
+    let admitted = token.admits(request.headers());
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let remote = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let response = match admitted {
+        true => next.run(request).await,
+        false => {
+            let challenge = [(header::WWW_AUTHENTICATE, "Bearer realm=\"portcullis admin\"")];
+            (StatusCode::UNAUTHORIZED, challenge, "admin token required\n").into_response()
+        }
+    };
+    // Actions (anything but a read) and every refusal go to the audit log.
+    if !admitted || method != Method::GET {
+        let remote = remote.map_or_else(|| "-".to_owned(), |r| r.to_string());
+        let status = response.status().as_u16();
+        tracing::info!(target: "audit", event = "admin", %method, path, remote, status, authorized = admitted);
     }
-    let challenge = [(header::WWW_AUTHENTICATE, "Bearer realm=\"portcullis admin\"")];
-    (StatusCode::UNAUTHORIZED, challenge, "admin token required\n").into_response()
+    response
 }
 
 #[cfg(test)]

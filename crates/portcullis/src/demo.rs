@@ -24,7 +24,7 @@ pub fn run(data: &Path) -> ExitCode {
         (Ok(d), Ok(i)) => (d, i),
         (d, i) => return tools::report(&[d.err(), i.err()].into_iter().flatten().flatten().collect::<Vec<_>>()),
     };
-    init_tracing();
+    init_tracing(Some(data));
     // One admin token for both nodes, made on first start, so one file opens both.
     let token_file = data.join("admin.token");
     if let Err(error) = plumbing::AdminToken::load(None, data) {

@@ -4,9 +4,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::os::unix::fs::OpenOptionsExt;
+
 use inner::settings::CurrentSettings;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::tools;
 
@@ -18,7 +23,7 @@ pub fn dmz(path: &Path) -> ExitCode {
         Ok(settings) => settings,
         Err(problems) => return tools::report(&problems),
     };
-    init_tracing();
+    init_tracing(Some(&settings.data_dir));
     runtime().block_on(async {
         let shutdown = CancellationToken::new();
         let node = match dmz::start(settings, shutdown.clone()).await {
@@ -36,7 +41,7 @@ pub fn inner(path: &Path) -> ExitCode {
         Ok(settings) => settings,
         Err(problems) => return tools::report(&problems),
     };
-    init_tracing();
+    init_tracing(Some(&settings.data_dir));
     runtime().block_on(async {
         let shutdown = CancellationToken::new();
         let current = CurrentSettings::new(settings, Some(path.to_path_buf()));
@@ -58,10 +63,33 @@ pub fn inner(path: &Path) -> ExitCode {
 /// every event of an upload, formatting it cost more CPU than the upload itself.
 const DEFAULT_LOG_FILTER: &str = "info,libunftp::server=warn";
 
-pub fn init_tracing() {
+/// Log lines to stderr (filtered by `RUST_LOG`); with `audit_dir`, the audit events
+/// (target `audit`) also as JSON lines appended to `<audit_dir>/audit.log`.
+pub fn init_tracing(audit_dir: Option<&Path>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let audit = audit_dir.and_then(|dir| match open_audit_log(dir) {
+        Ok(file) => Some(file),
+        Err(error) => {
+            eprintln!("cannot open {}/{AUDIT_LOG}: {error}; audit events go to stderr only", dir.display());
+            None
+        }
+    });
+    let audit = audit.map(|file| {
+        let only_audit = tracing_subscriber::filter::Targets::new().with_target("audit", tracing::Level::INFO);
+        let json = tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false);
+        json.with_span_list(false).with_writer(std::sync::Arc::new(file)).with_filter(only_audit)
+    });
+    tracing_subscriber::registry().with(stderr).with(audit).init();
+}
+
+/// The audit log's name in a node's data dir.
+pub const AUDIT_LOG: &str = "audit.log";
+
+fn open_audit_log(dir: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(dir.join(AUDIT_LOG))
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -51,3 +51,15 @@ where
         pause = (pause * 2).min(Duration::from_millis(200));
     }
 }
+
+/// Whether any file under `dir` holds `needle`.
+pub fn any_file_holds(dir: &std::path::Path, needle: &[u8]) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        match path.is_dir() {
+            true => any_file_holds(&path, needle),
+            false => std::fs::read(&path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle)),
+        }
+    })
+}

@@ -221,6 +221,20 @@ fn record(planned: &Planned) -> DeliveryRecord {
 }
 
 fn log_delivery(record: &DeliveryRecord) {
+    tracing::info!(
+        target: "audit",
+        event = "delivered",
+        id = %record.id,
+        channel = %record.channel,
+        path = %record.path,
+        protocol = %record.protocol,
+        size = record.size,
+        sha256 = %record.sha256,
+        outcome = %record.outcome,
+        login = record.partner_login.as_deref().unwrap_or("-"),
+        remote = record.partner_remote.as_deref().unwrap_or("-"),
+        target_path = %record.target,
+    );
     if record.outcome == "delivered" {
         tracing::info!(
             message = "delivered",
