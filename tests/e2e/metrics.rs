@@ -55,7 +55,14 @@ async fn counters_move_by_exactly_the_deliveries_and_refused_logins_made() {
     assert_delivered(&cluster, &items, &[]).await;
     let bytes: usize = items.iter().map(|i| i.bytes.len()).sum();
 
-    let dmz = scrape(&cluster, &cluster.dmz_admin).await;
+    // A connection counts as closed once the server has seen the client go.
+    let closed = "portcullis_partner_connections_closed_total{protocol=\"ftp\"}";
+    let dmz = wait_for("the DMZ to see the five FTP connections close", Duration::from_secs(30), || async {
+        let dmz = scrape(&cluster, &cluster.dmz_admin).await;
+        (delta(&dmz_before, &dmz, closed) == 5.0).then_some(dmz)
+    })
+    .await;
+    assert_eq!(dmz.get("portcullis_partner_connections_active{protocol=\"ftp\"}"), Some(&0.0));
     let expected = [
         ("portcullis_deliveries_total{channel=\"demo\",protocol=\"ftp\"}", 3.0),
         ("portcullis_delivery_bytes_total{channel=\"demo\",protocol=\"ftp\"}", bytes as f64),

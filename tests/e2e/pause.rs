@@ -26,6 +26,24 @@ async fn ftp_logins(cluster: &Cluster) -> Option<u64> {
     Some(accepted.and_then(|l| l["count"].as_u64()).unwrap_or(0))
 }
 
+/// Starts a curl FTP upload of `file` as `slow.bin` at 200 KB/s and waits until it
+/// logged in.
+async fn start_slow_upload(cluster: &Cluster, file: &std::path::Path) -> std::process::Child {
+    let upload = Command::new("curl")
+        .args(["-sS", "--fail", "--limit-rate", "200k", "-u", &format!("demo-user:{PASSWORD}"), "-T"])
+        .arg(file)
+        .arg(format!("ftp://127.0.0.1:{}/slow.bin", cluster.ports.ftp))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    wait_for("the slow upload to log in", Duration::from_secs(30), || async {
+        (ftp_logins(cluster).await? == 1).then_some(())
+    })
+    .await;
+    upload
+}
+
 #[tokio::test]
 async fn pause_turns_new_partners_away_while_an_upload_in_progress_completes() {
     let cluster = Cluster::start(ClusterOptions::default()).await;
@@ -35,23 +53,12 @@ async fn pause_turns_new_partners_away_while_an_upload_in_progress_completes() {
     write_items(local.path(), &[slow.clone(), after.clone()]);
     let base = format!("ftp://127.0.0.1:{}", cluster.ports.ftp);
     let user = format!("demo-user:{PASSWORD}");
-    // About five seconds of upload at 200 KB/s.
-    let upload = Command::new("curl")
-        .args(["-sS", "--fail", "--limit-rate", "200k", "-u", &user, "-T"])
-        .arg(local.path().join("slow.bin"))
-        .arg(format!("{base}/slow.bin"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("curl");
-    wait_for("the slow upload to log in", Duration::from_secs(30), || async {
-        (ftp_logins(&cluster).await? == 1).then_some(())
-    })
-    .await;
+    let upload = start_slow_upload(&cluster, &local.path().join("slow.bin")).await;
 
     assert_eq!(post(&cluster, "/api/v1/listeners/pause").await["partner_listeners"], "paused");
     let status = cluster.dmz_status().await.expect("status");
     assert_eq!(status["partner_listeners"], "paused");
+    assert_eq!(status["active_connections"], 1, "the upload in progress: {status}");
     let p = cluster.ports;
     let local_ip = Ipv4Addr::LOCALHOST;
     for (name, port, probe, answer) in [
@@ -70,4 +77,28 @@ async fn pause_turns_new_partners_away_while_an_upload_in_progress_completes() {
     let file = local.path().join("after.bin").to_string_lossy().into_owned();
     assert_ok("an upload after resume", &curl(&["-u", &user, "-T", &file, &format!("{base}/after.bin")]), &cluster);
     assert_delivered(&cluster, &[slow, after], &[]).await;
+}
+
+#[tokio::test]
+async fn drain_lets_the_open_session_finish_accepts_no_new_one_and_reports_drained() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    let slow = Item { channel: "demo".into(), path: "slow.bin".into(), bytes: payload(3, 1 << 20) };
+    write_items(local.path(), std::slice::from_ref(&slow));
+    let upload = start_slow_upload(&cluster, &local.path().join("slow.bin")).await;
+
+    let answer = post(&cluster, "/api/v1/listeners/drain").await;
+    assert_eq!((answer["partner_listeners"].as_str(), answer["drained"].as_bool()), (Some("draining"), Some(false)));
+    let got = first_bytes(Ipv4Addr::LOCALHOST, cluster.ports.ftp, b"").await;
+    assert!(got.starts_with(b"421 "), "a new FTP connection while draining: {got:?}");
+
+    let output = tokio::task::spawn_blocking(move || upload.wait_with_output()).await.expect("join").expect("curl");
+    assert_ok("the upload in progress when draining", &output, &cluster);
+    wait_for("the drain to complete", Duration::from_secs(30), || async {
+        let status = cluster.dmz_status().await?;
+        (status["drained"] == true && status["active_connections"] == 0).then_some(())
+    })
+    .await;
+    assert_delivered(&cluster, &[slow], &[]).await;
+    assert_eq!(post(&cluster, "/api/v1/listeners/resume").await["partner_listeners"], "open");
 }

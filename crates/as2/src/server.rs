@@ -63,8 +63,12 @@ pub async fn serve(
     let sessions = TaskTracker::new();
     let cap = SessionCap { protocol: "AS2", max_sessions, busy: BUSY.to_vec() };
     let admit = |remote| shared.gateway.admission(Peer { remote, protocol: Protocol::As2 });
-    accept_until_shutdown(listener, cap, &sessions, &shutdown, admit, |stream, remote| {
-        sessions.spawn(connection(stream, remote, shared.clone(), shutdown.clone(), cut.clone()));
+    accept_until_shutdown(listener, cap, &sessions, &shutdown, admit, |stream, remote, ticket| {
+        let connection = connection(stream, remote, shared.clone(), shutdown.clone(), cut.clone());
+        sessions.spawn(async move {
+            let _ticket = ticket;
+            connection.await;
+        });
     })
     .await;
     sessions.close();

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use spool::Spool;
 
 use crate::active::ActiveConfig;
+use crate::gate::GateState;
 use crate::intake::{Arrival, Intake, IntakeError};
 use crate::{REQUESTS, TO_INNER};
 
@@ -46,6 +47,7 @@ pub fn router(state: AdminState, max_payload_bytes: u64) -> Router {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/listeners/pause", post(pause))
         .route("/api/v1/listeners/resume", post(resume))
+        .route("/api/v1/listeners/drain", post(drain))
         .route("/metrics", get(metrics))
         .route("/api/v1/channels", get(channels))
         .with_state(state)
@@ -101,38 +103,49 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
     let config = state.config.get();
     let queue = state.spool.queue_stats(TO_INNER);
     let usage = state.spool.usage();
-    Json(json!({
+    let mut status = json!({
         "node_id": state.node_id,
         "role": "dmz",
         "link": link_json(&state.link),
         "config_generation": config.generation,
         "channels": config.channels.len(),
-        "partner_listeners": listeners_state(&state),
         "listeners": config.listeners.iter().map(|l| json!({"protocol": l.protocol.to_string(), "bind": l.bind.to_string()})).collect::<Vec<_>>(),
         "queues": { TO_INNER: queue_json(queue), REQUESTS: queue_json(state.spool.queue_stats(REQUESTS)) },
         // Outbound requests run only while the inner's seal key is in memory.
         "seal_key": config.seal_key.is_some(),
         "spool": usage_json(usage),
-    }))
+    });
+    if let (Some(status), Value::Object(listeners)) = (status.as_object_mut(), listeners_json(&state)) {
+        status.extend(listeners);
+    }
+    Json(status)
 }
 
 async fn pause(State(state): State<AdminState>) -> Json<Value> {
-    set_paused(&state, true)
+    set_gate(&state, GateState::Paused)
+}
+
+async fn drain(State(state): State<AdminState>) -> Json<Value> {
+    set_gate(&state, GateState::Draining)
 }
 
 async fn resume(State(state): State<AdminState>) -> Json<Value> {
-    set_paused(&state, false)
+    set_gate(&state, GateState::Open)
 }
 
-fn set_paused(state: &AdminState, paused: bool) -> Json<Value> {
-    let changed = state.intake.gate().set_paused(paused);
-    let listeners = listeners_state(state);
-    tracing::info!(message = "admin: partner listeners", state = listeners, changed);
-    Json(json!({"partner_listeners": listeners, "changed": changed}))
+fn set_gate(state: &AdminState, gate: GateState) -> Json<Value> {
+    let changed = state.intake.gate().set(gate);
+    tracing::info!(message = "admin: partner listeners", state = gate.name(), changed);
+    let mut answer = listeners_json(state);
+    answer["changed"] = json!(changed);
+    Json(answer)
 }
 
-fn listeners_state(state: &AdminState) -> &'static str {
-    if state.intake.gate().is_paused() { "paused" } else { "open" }
+/// The gate's state, open partner sessions, and whether a drain is complete.
+fn listeners_json(state: &AdminState) -> Value {
+    let gate = state.intake.gate().state();
+    let active = state.intake.stats().active_total();
+    json!({"partner_listeners": gate.name(), "active_connections": active, "drained": gate == GateState::Draining && active == 0})
 }
 
 async fn stats(State(state): State<AdminState>) -> Json<Value> {

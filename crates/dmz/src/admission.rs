@@ -5,7 +5,7 @@
 //! AS2 partnership — that channel's own rules are checked again.
 
 use envelope::ChannelVerifiers;
-use partner::{Admission, Peer};
+use partner::{Admission, Peer, Ticket};
 
 use crate::gateway::DmzGateway;
 
@@ -13,13 +13,14 @@ impl DmzGateway {
     /// Serves `peer` if the listeners are not paused and some channel admits its
     /// address; counts and logs the outcome.
     pub(crate) fn admit(&self, peer: Peer) -> Admission {
-        if self.intake.gate().is_paused() {
-            tracing::info!(message = "partner connection turned away: listeners paused", remote = %peer.remote, protocol = %peer.protocol);
+        if self.intake.gate().is_closed() {
+            let state = self.intake.gate().state().name();
+            tracing::info!(message = "partner connection turned away", state, remote = %peer.remote, protocol = %peer.protocol);
             self.intake.stats().connection(peer.protocol, "paused");
             return Admission::Busy;
         }
         match self.admits_peer(peer) {
-            true => Admission::Serve,
+            true => Admission::Serve(Ticket::new(self.intake.stats().opened(peer.protocol))),
             false => Admission::Refuse,
         }
     }

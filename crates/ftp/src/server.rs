@@ -62,7 +62,13 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => match shared.gateway.admission(Peer { remote, protocol: Protocol::Ftp }) {
-                    Admission::Serve => drop(sessions.spawn(run_session(shared.clone(), stream, remote, cut.clone()))),
+                    Admission::Serve(ticket) => {
+                        let session = run_session(shared.clone(), stream, remote, cut.clone());
+                        sessions.spawn(async move {
+                            let _ticket = ticket;
+                            session.await;
+                        });
+                    }
                     Admission::Refuse => {}
                     Admission::Busy => drop(sessions.spawn(tell_busy(stream))),
                 },

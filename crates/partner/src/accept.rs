@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::Admission;
+use crate::{Admission, Ticket};
 
 /// Pause after a failed `accept` before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -36,14 +36,14 @@ pub struct SessionCap {
 /// Accepts on `listener` until `shutdown`; asks `admit` about each connection (a
 /// refused one is closed, a busy one told "busy"); `start` spawns each served
 /// connection (TCP_NODELAY set) into `sessions`, whose length is what the cap
-/// counts. Drops the listener and waits for the refusals in progress before it returns.
+/// counts, and keeps its [`Ticket`] until the connection ends. Drops the listener and waits for the refusals in progress before it returns.
 pub async fn accept_until_shutdown(
     listener: TcpListener,
     cap: SessionCap,
     sessions: &TaskTracker,
     shutdown: &CancellationToken,
     admit: impl Fn(SocketAddr) -> Admission,
-    mut start: impl FnMut(TcpStream, SocketAddr),
+    mut start: impl FnMut(TcpStream, SocketAddr, Ticket),
 ) {
     let busy: Arc<[u8]> = cap.busy.into();
     let refusals = TaskTracker::new();
@@ -60,14 +60,14 @@ pub async fn accept_until_shutdown(
             },
         };
         let admission = match admit(remote) {
-            Admission::Serve if sessions.len() >= cap.max_sessions => {
+            Admission::Serve(_) if sessions.len() >= cap.max_sessions => {
                 tracing::warn!(message = "session limit reached, connection refused", protocol = cap.protocol, peer = %remote);
                 Admission::Busy
             }
             admission => admission,
         };
-        match admission {
-            Admission::Serve => {}
+        let ticket = match admission {
+            Admission::Serve(ticket) => ticket,
             Admission::Refuse => continue,
             Admission::Busy => {
                 if refusals.len() < MAX_REFUSALS {
@@ -75,9 +75,9 @@ pub async fn accept_until_shutdown(
                 }
                 continue;
             }
-        }
+        };
         let _ = stream.set_nodelay(true);
-        start(stream, remote);
+        start(stream, remote, ticket);
     }
     drop(listener);
     refusals.close();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Admission, FileRegion, FsError, Peer, Receipt};
+use crate::{Admission, FileRegion, FsError, Peer, Receipt, Ticket};
 
 /// One AS2 relationship. `Debug` never shows the private key.
 #[derive(Clone)]
@@ -90,7 +90,7 @@ pub trait As2Gateway: Send + Sync + 'static {
     /// Whether a connection from `peer` is served: asked right after accept,
     /// before any protocol byte is written. The gateway logs a refusal.
     fn admission(&self, _peer: Peer) -> Admission {
-        Admission::Serve
+        Admission::Serve(Ticket::untracked())
     }
 
     /// The partnership for a message from `from` to `to`.

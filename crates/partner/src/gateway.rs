@@ -17,15 +17,37 @@ pub struct Peer {
 }
 
 /// What happens to a connection just accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Admission {
-    /// Serve it.
-    Serve,
+    /// Serve it, holding the ticket for as long as the connection lives.
+    Serve(Ticket),
     /// Close it without a protocol byte (the address rules do not admit it).
     Refuse,
     /// Answer the protocol's "try again later" (FTP/SMTP `421`, AS2 HTTP `503`;
     /// SFTP, which has no such answer, is closed) and close it: listeners paused.
     Busy,
+}
+
+/// Held by a served connection until it closes: dropping it tells the gateway
+/// (active and closed connection counts).
+pub struct Ticket(Option<Box<dyn Send + Sync>>);
+
+impl Ticket {
+    /// A ticket nobody counts.
+    pub fn untracked() -> Self {
+        Ticket(None)
+    }
+
+    /// A ticket whose `guard` is dropped when the connection closes.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Ticket(Some(Box::new(guard)))
+    }
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Ticket" } else { "Ticket(untracked)" })
+    }
 }
 
 /// What a partner presents to log in. Never logged.
@@ -107,7 +129,7 @@ pub trait Gateway: Send + Sync + 'static {
     /// Whether a connection from `peer` is served: asked right after accept,
     /// before any protocol byte is written. The gateway logs a refusal.
     fn admission(&self, _peer: Peer) -> Admission {
-        Admission::Serve
+        Admission::Serve(Ticket::untracked())
     }
 
     /// Checks a login against the channel verifiers pushed by the inner. `None`

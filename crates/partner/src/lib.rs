@@ -38,7 +38,7 @@ mod vpath;
 
 pub use as2::{As2Delivery, As2Gateway, As2LookupError, As2Outcome, As2Partnership};
 pub use error::FsError;
-pub use gateway::{Admission, Credential, Entry, EntryKind, Gateway, Login, Peer, Receipt, Session, Upload};
+pub use gateway::{Admission, Credential, Entry, EntryKind, Gateway, Login, Peer, Receipt, Session, Ticket, Upload};
 pub use mail::{MailEnvelope, MailGateway, MessageUpload, RecipientError};
 pub use region::{FileRegion, RegionReader};
 pub use vpath::{OUTBOX, VPath};

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 
-use crate::{Admission, FsError, Login, Peer, Receipt};
+use crate::{Admission, FsError, Login, Peer, Receipt, Ticket};
 
 /// Why a recipient address is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,7 +64,7 @@ pub trait MailGateway: Send + Sync + 'static {
     /// Whether a connection from `peer` is served: asked right after accept,
     /// before any protocol byte is written. The gateway logs a refusal.
     fn admission(&self, _peer: Peer) -> Admission {
-        Admission::Serve
+        Admission::Serve(Ticket::untracked())
     }
 
     /// Checks AUTH PLAIN / LOGIN credentials against the channel logins. `None`

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use envelope::Protocol;
-use partner::{Admission, Credential, Gateway, Login, Peer, Session};
+use partner::{Admission, Credential, Gateway, Login, Peer, Session, Ticket};
 use russh::MethodKind;
 use russh::keys::{PrivateKey, PublicKey};
 use tokio::net::TcpListener;
@@ -90,9 +90,9 @@ pub async fn serve(
     let token = shutdown.clone();
     listen::accept_loop(listener, listen, shutdown, move |remote| {
         let peer = Peer { remote, protocol: Protocol::Sftp };
-        if gateway.admission(peer) != Admission::Serve {
+        let Admission::Serve(ticket) = gateway.admission(peer) else {
             return None;
-        }
+        };
         let busy = Busy::default();
         let service = PartnerService {
             gateway: gateway.clone(),
@@ -101,6 +101,7 @@ pub async fn serve(
             busy: busy.clone(),
             shutdown: token.clone(),
             max_handles: config.max_handles,
+            _ticket: ticket,
         };
         Some((SshHandler::new(service, busy.clone()), busy))
     })
@@ -115,6 +116,8 @@ struct PartnerService {
     busy: Busy,
     shutdown: CancellationToken,
     max_handles: usize,
+    /// Dropped with the connection's handler: the gateway counts the close.
+    _ticket: Ticket,
 }
 
 impl PartnerService {

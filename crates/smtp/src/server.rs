@@ -39,10 +39,11 @@ pub async fn serve(
     reply::TOO_MANY_CONNECTIONS.encode(&mut busy);
     let cap = SessionCap { protocol: "SMTP", max_sessions, busy };
     let admit = |remote| shared.gateway.admission(Peer { remote, protocol: Protocol::Smtp });
-    accept_until_shutdown(listener, cap, &sessions, &shutdown, admit, |stream, remote| {
+    accept_until_shutdown(listener, cap, &sessions, &shutdown, admit, |stream, remote, ticket| {
         let session = connection::run(stream, remote, shared.clone(), shutdown.clone());
         let cut = cut.clone();
         sessions.spawn(async move {
+            let _ticket = ticket;
             tokio::select! {
                 () = cut.cancelled() => tracing::info!(message = "SMTP session cut at shutdown", peer = %remote),
                 () = session => {}
