@@ -31,3 +31,4 @@ mod partner_sizes;
 mod partner_smtp;
 mod pause;
 mod retry;
+mod status_page;

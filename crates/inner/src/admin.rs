@@ -5,6 +5,8 @@
 //! | `GET /api/v1/status` | node, link, queues, spool usage, channels |
 //! | `GET /api/v1/deliveries[?channel=C]` | the delivery journal, oldest first |
 //! | `POST /api/v1/reload` | re-read the config file and push it; 200, or 400 with every problem |
+//! | `GET /api/v1/stats`, `GET /metrics` | delivery counters (JSON, Prometheus) |
+//! | `GET /status` | the status page (HTML; browsers sign in at `/sign-in`) |
 //!
 //! and the outbound routes of [`crate::outbound::api`] (jobs, sends, dead letters,
 //! pickups).
@@ -46,6 +48,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/deliveries", get(deliveries))
         .route("/api/v1/stats", get(stats))
+        .route("/status", get(crate::status_page::page))
         .route("/metrics", get(metrics))
         .route("/api/v1/reload", post(reload))
         .merge(crate::outbound::api::routes())

@@ -37,6 +37,7 @@ pub mod remotes;
 pub mod seal;
 pub mod settings;
 pub mod stats;
+mod status_page;
 
 pub use node::{RunningInner, start};
 

@@ -3,9 +3,23 @@
 //! and failed writes per channel (retried later). Shown on `/metrics` and
 //! `/api/v1/stats`.
 
+use std::collections::BTreeMap;
+
 use plumbing::metrics::Metrics;
 use plumbing::tallies::Tallies;
 use serde_json::{Value, json};
+
+/// One channel's delivery counts since start.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelCounts {
+    pub delivered: u64,
+    pub bytes: u64,
+    pub failures: u64,
+}
+
+fn label(labels: &[(&'static str, String)], name: &str) -> String {
+    labels.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()).unwrap_or_default()
+}
 
 /// The delivery counters of one inner node.
 #[derive(Debug, Default)]
@@ -25,6 +39,20 @@ impl DeliveryStats {
     /// A delivery could not be written this time; it is retried.
     pub fn failed(&self, channel: &str) {
         self.failed.add(vec![("channel", channel.to_owned())], 0);
+    }
+
+    /// Per channel: files delivered, their bytes, and failed writes.
+    pub fn per_channel(&self) -> BTreeMap<String, ChannelCounts> {
+        let mut channels: BTreeMap<String, ChannelCounts> = BTreeMap::new();
+        for (labels, tally) in self.delivered.snapshot() {
+            let counts = channels.entry(label(&labels, "channel")).or_default();
+            counts.delivered += tally.count;
+            counts.bytes += tally.bytes;
+        }
+        for (labels, tally) in self.failed.snapshot() {
+            channels.entry(label(&labels, "channel")).or_default().failures += tally.count;
+        }
+        channels
     }
 
     /// Writes the counters as Prometheus families.

@@ -114,12 +114,21 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
+fn wants_html(request: &Request) -> bool {
+    let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    accept.is_some_and(|accept| accept.contains("text/html"))
+}
+
 async fn require(State(token): State<AdminToken>, request: Request, next: Next) -> Response {
     let admitted = token.admits(request.headers());
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let remote = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let response = match admitted {
         true => next.run(request).await,
+        // A browser asking for a page signs in first.
+        false if method == Method::GET && wants_html(&request) => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, crate::sign_in::PATH)]).into_response()
+        }
         false => {
             let challenge = [(header::WWW_AUTHENTICATE, "Bearer realm=\"portcullis admin\"")];
             (StatusCode::UNAUTHORIZED, challenge, "admin token required\n").into_response()

@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 
 mod admin_auth;
+pub mod html;
 pub mod metrics;
+mod sign_in;
 pub mod tallies;
 
 pub use admin_auth::{AdminToken, COOKIE as ADMIN_COOKIE};
@@ -28,7 +30,8 @@ pub async fn serve(
     token: AdminToken,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let service = token.guard(router).into_make_service_with_connect_info::<SocketAddr>();
+    let router = token.guard(router).merge(sign_in::routes(token));
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
 

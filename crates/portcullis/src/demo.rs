@@ -89,7 +89,9 @@ fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner)
          \x20                curl -H \"Authorization: Bearer $(cat {token})\" \\\n  \
          \x20                  --data-binary @FILE 'http://{dmz_admin}/api/v1/deliveries?channel=demo&path=hello.txt'\n  \
          it lands in:     {inbox}/\n  \
-         status:          curl -H \"Authorization: Bearer $(cat {token})\" http://{inner_admin}/api/v1/status\n\n\
+         status:          curl -H \"Authorization: Bearer $(cat {token})\" http://{inner_admin}/api/v1/status\n  \
+         status page:     http://{inner_admin}/status (sign in with the token in {token})\n  \
+         audit log:       {audit}\n\n\
          Ctrl-C stops both nodes.\n",
         ms = dmz.message_service_addr,
         internal = dmz.internal_sftp_addr,
@@ -97,6 +99,7 @@ fn print_banner(data: &Path, dmz: &dmz::RunningDmz, inner: &inner::RunningInner)
         inner_admin = inner.admin_addr,
         inbox = inbox.display(),
         token = data.join("admin.token").display(),
+        audit = data.join(crate::run::AUDIT_LOG).display(),
         as2 = data.join("inner/as2").display(),
     );
 }
