@@ -10,6 +10,7 @@ mod bad_input;
 mod check_config;
 mod config_push;
 mod crash;
+mod ctl;
 mod delivery;
 mod demo;
 mod inner_down;

@@ -5,6 +5,7 @@
 //! | `GET /api/v1/status` | node, link, queues, spool usage, channels |
 //! | `GET /api/v1/deliveries[?channel=C]` | the delivery journal, oldest first |
 //! | `POST /api/v1/reload` | re-read the config file and push it; 200, or 400 with every problem |
+//! | `GET /api/v1/channels` | the configured channels, their logins and remotes |
 //! | `GET /api/v1/stats`, `GET /metrics` | delivery counters (JSON, Prometheus) |
 //! | `GET /status` | the status page (HTML; browsers sign in at `/sign-in`) |
 //!
@@ -48,6 +49,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/deliveries", get(deliveries))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/channels", get(channels))
         .route("/status", get(crate::status_page::page))
         .route("/metrics", get(metrics))
         .route("/api/v1/reload", post(reload))
@@ -68,6 +70,17 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
         "spool": usage_json(state.spool.usage()),
         "channels": settings.channels.iter().map(|c| json!({"name": c.name, "invisible_to_dmz": c.invisible_to_dmz})).collect::<Vec<_>>(),
     }))
+}
+
+/// The configured channels: name, whether only the inner knows it, logins, remotes.
+async fn channels(State(state): State<AdminState>) -> Json<Value> {
+    let settings = state.settings.get();
+    let channels = settings.channels.iter().map(|c| {
+        let logins: Vec<&str> = c.logins.iter().map(|l| l.user.as_str()).collect();
+        let remotes: Vec<&str> = c.remotes.iter().map(|r| r.name.as_str()).collect();
+        json!({"name": c.name, "invisible_to_dmz": c.invisible_to_dmz, "logins": logins, "remotes": remotes})
+    });
+    Json(Value::Array(channels.collect()))
 }
 
 async fn stats(State(state): State<AdminState>) -> Json<Value> {

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::Html;
 use message_service::LinkState;
 use plumbing::html::escape;
+use plumbing::human::{age, size, utc};
 
 use crate::admin::AdminState;
 use crate::deliver::journal::{DeliveryRecord, RECORD_PREFIX};
@@ -140,61 +141,9 @@ fn table(out: &mut String, title: &str, id: &str, headers: &[&str], rows: impl I
     out.push_str("</tbody></table>");
 }
 
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let (mut value, mut unit) = (bytes as f64, 0);
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
-}
-
-fn age(millis: u64) -> String {
-    let secs = millis / 1000;
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
-        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
-    }
-}
-
-/// `YYYY-MM-DD HH:MM:SS` of Unix milliseconds.
-fn utc(millis: u64) -> String {
-    let secs = millis / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian, days since 1970-01-01).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_ages_and_times_read_well() {
-        assert_eq!(size(999), "999 B");
-        assert_eq!(size(1536), "1.5 KiB");
-        assert_eq!(age(59_000), "59s");
-        assert_eq!(age(125_000), "2m5s");
-        assert_eq!(age(7_260_000), "2h1m");
-        assert_eq!(utc(0), "1970-01-01 00:00:00");
-        assert_eq!(utc(1_796_342_400_000), "2026-12-04 00:00:00");
-    }
 
     #[test]
     fn an_empty_table_says_none() {

@@ -7,6 +7,7 @@
 
 mod admin_auth;
 pub mod html;
+pub mod human;
 pub mod metrics;
 mod sign_in;
 pub mod tallies;

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod ctl;
 mod demo;
 mod demo_certs;
 mod run;
@@ -47,6 +48,9 @@ enum Command {
     /// Make an ed25519 SSH key at FILE (kept if it exists) and print its public line,
     /// e.g. the inner's key for the DMZ's `internal_sftp.authorized_keys`.
     Keygen { file: PathBuf },
+    /// Operate a running node over its admin API: status, queues, channels,
+    /// transfers, stats, dead letters, replay, reload, pause/drain/resume.
+    Ctl(ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,5 +62,6 @@ fn main() -> ExitCode {
         Command::Dmz { config } => run::dmz(&config),
         Command::Inner { config } => run::inner(&config),
         Command::Demo { data } => demo::run(&data),
+        Command::Ctl(args) => ctl::run(args),
     }
 }

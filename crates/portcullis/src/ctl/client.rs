@@ -1,0 +1,118 @@
+//! The HTTP side of `portcullis ctl`: the token, the admin URL, and requests that
+//! turn every failure into one line for the operator (never showing the token).
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// The environment variable holding the admin token when `--token-file` is absent.
+pub const TOKEN_ENV: &str = "PORTCULLIS_ADMIN_TOKEN";
+
+/// Generous: a reload pushes the config to the DMZ before it answers.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The token: the trimmed content of `file`, else the trimmed value of `env`.
+pub fn token(file: Option<&Path>, env: Option<String>) -> Result<String, String> {
+    let text = match (file, env) {
+        (Some(file), _) => {
+            std::fs::read_to_string(file).map_err(|e| format!("cannot read the token file {}: {e}", file.display()))?
+        }
+        (None, Some(value)) => value,
+        (None, None) => return Err(format!("ctl needs --token-file FILE or {TOKEN_ENV}")),
+    };
+    let token = text.trim();
+    if token.is_empty() {
+        return Err("the admin token is empty".into());
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the admin token holds characters an HTTP header cannot carry".into());
+    }
+    Ok(token.to_owned())
+}
+
+/// `host:port` means `http://host:port`; no trailing slash.
+pub fn base_url(admin: &str) -> String {
+    let admin = admin.trim().trim_end_matches('/');
+    if admin.contains("://") { admin.to_owned() } else { format!("http://{admin}") }
+}
+
+/// Percent-encodes a query or path component.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One node's admin API.
+pub struct Admin {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+/// An answer the API gave: its status and body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON, for a success; the operator's error line otherwise.
+    pub fn json(self) -> Result<Value, String> {
+        if self.status == StatusCode::UNAUTHORIZED {
+            return Err("the admin API refused the token (401)".into());
+        }
+        if !self.status.is_success() {
+            return Err(format!("{} {}", self.status, self.body.trim()));
+        }
+        serde_json::from_str(&self.body).map_err(|e| format!("the admin API answered with something not JSON ({e})"))
+    }
+}
+
+impl Admin {
+    pub fn new(admin: &str, token: String) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {}", chain(e)))?;
+        Ok(Self { base: base_url(admin), token, client })
+    }
+
+    /// Sends a request with the token; Err only when no answer came.
+    pub async fn send(&self, method: Method, path: &str) -> Result<Answer, String> {
+        let url = format!("{}{path}", self.base);
+        let reached = |e: reqwest::Error| format!("cannot reach the admin API at {}: {}", self.base, chain(e));
+        let response = self.client.request(method, url).bearer_auth(&self.token).send().await.map_err(reached)?;
+        let status = response.status();
+        let body = response.text().await.map_err(reached)?;
+        Ok(Answer { status, body })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, String> {
+        self.send(Method::GET, path).await?.json()
+    }
+
+    pub async fn post(&self, path: &str) -> Result<Value, String> {
+        self.send(Method::POST, path).await?.json()
+    }
+}
+
+/// An error and its causes, `a: b: c` (reqwest's own text alone says little).
+fn chain(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
