@@ -85,9 +85,12 @@ async fn an_inner_peer_from_a_denied_address_cannot_connect() {
     cluster.dmz.start();
     cluster.inner.start();
     wait_for("the DMZ to refuse the inner", Duration::from_secs(30), || async {
-        cluster.dmz.log_text().contains("message service request refused: address not allowed").then_some(())
+        cluster.dmz.log_text().contains("message service connection refused: address not allowed").then_some(())
     })
     .await;
+    let probe = b"GET / HTTP/1.1\r\nHost: dmz\r\nConnection: close\r\n\r\n";
+    let answer = first_bytes(Ipv4Addr::LOCALHOST, cluster.dmz_ms_port, probe).await;
+    assert!(answer.is_empty(), "closed before any HTTP byte: {:?}", String::from_utf8_lossy(&answer));
     let status = cluster.dmz_status().await.expect("DMZ status");
     assert_eq!(status["link"]["state"], "down", "{status}");
     let channels = crate::support::http::get_json(&cluster.client, &format!("{}/api/v1/channels", cluster.dmz_admin))

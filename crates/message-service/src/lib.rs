@@ -26,7 +26,7 @@
 //!
 //! | check                                   | answer |
 //! |-----------------------------------------|--------|
-//! | peer address denied / not allowed       | 403, one warn line with the address |
+//! | peer address denied / not allowed       | connection closed at accept, before any HTTP byte (`admitting.rs`); one warn line with the address |
 //! | protocol header missing, bad or ≠ 1     | 400 ("protocol version 2 not supported; this node speaks 1") |
 //! | node header missing                     | 400 |
 //! | body over `max_frame_bytes`             | 413 |
@@ -128,6 +128,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admitting;
 mod backoff;
 mod client;
 mod config;

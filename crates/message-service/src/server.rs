@@ -2,7 +2,6 @@
 //! the mapping of failures to status codes.
 
 use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use spool::Spool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admitting::{AdmittingListener, PeerAddr};
 use crate::config::{Mode, ServerConfig};
 use crate::exchange::{self, Exchange};
 use crate::link::Link;
@@ -96,7 +96,8 @@ pub async fn serve(
     if serves_exchange(&state.config) {
         state.tasks.spawn(exchange::watch_inner(state.clone()));
     }
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone()).into_make_service_with_connect_info::<PeerAddr>();
+    let listener = AdmittingListener { inner: listener, rules: state.rules.clone() };
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future();
     let grace_over = async {
         shutdown.cancelled().await;
@@ -136,7 +137,7 @@ fn router(state: Arc<ServerState>) -> Router {
 
 /// Runs before anything else: address rules, then the protocol and node headers.
 async fn guard(State(state): State<Arc<ServerState>>, mut request: Request, next: Next) -> Response {
-    let addr = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let addr = request.extensions().get::<ConnectInfo<PeerAddr>>().map(|info| info.0.0);
     let Some(addr) = addr.filter(|addr| state.rules.permits(addr.ip())) else {
         let peer = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
         tracing::warn!(peer, "message service request refused: address not allowed");
