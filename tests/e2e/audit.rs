@@ -63,7 +63,12 @@ async fn logins_transfers_handoffs_and_admin_actions_are_audited_without_secrets
     assert_eq!((refused["status"].as_u64(), refused["authorized"].as_bool()), (Some(401), Some(false)));
 
     let inner_dir = cluster.dir.path().join("inner");
-    let inner = audit_lines(&inner_dir);
+    // The inner writes its line after the ack that follows the file's rename.
+    let inner = wait_for("the inner's delivered line", Duration::from_secs(30), || async {
+        let lines = audit_lines(&inner_dir);
+        find(&lines, &[("event", "delivered"), ("id", id)]).is_some().then_some(lines)
+    })
+    .await;
     let delivered = find(&inner, &[("event", "delivered"), ("id", id)]).expect("inner delivered line");
     assert_eq!(delivered["sha256"], sha256.as_str());
     assert!(delivered["remote"].as_str().is_some_and(|r| r.starts_with("127.0.0.1:")), "{delivered}");

@@ -70,8 +70,16 @@ async fn peer_from_a_denied_address_is_refused() {
         Hello { protocol_version: envelope::PROTOCOL_VERSION, node_id: "stranger".into(), role: NodeRole::Inner };
     let version = envelope::PROTOCOL_VERSION.to_string();
     let url = format!("http://127.0.0.1:{}/ms/v1/hello", cluster.dmz_ms_port);
-    let (status, _) = post(&stranger, &url, Some(&version), envelope::encode(&hello)).await;
-    assert_eq!(status, 403);
+    // Closed at accept: no HTTP answer at all.
+    let refused = stranger
+        .post(&url)
+        .header("content-type", "application/msgpack")
+        .header(envelope::PROTOCOL_HEADER, version.as_str())
+        .header(envelope::NODE_HEADER, "stranger")
+        .body(envelope::encode(&hello))
+        .send()
+        .await;
+    assert!(refused.is_err(), "a denied peer got an answer: {refused:?}");
     let (status, text) = post(&cluster.client, &url, Some(&version), envelope::encode(&hello)).await;
     assert_eq!(status, 200, "an allowed peer was refused: {text}");
 }
