@@ -99,14 +99,7 @@ async fn execute(args: CtlArgs) -> Result<String, String> {
             let status = admin.get("/api/v1/status").await?;
             if json { pretty(status.get("queues").unwrap_or(&Value::Null)) } else { views::queues(&status) }
         }
-        CtlCommand::Channels => {
-            let status = admin.get("/api/v1/status").await?;
-            let source = match status.get("role").and_then(Value::as_str) {
-                Some("dmz") => admin.get("/api/v1/channels").await?,
-                _ => status,
-            };
-            show(&views::channel_list(&source), views::channels)
-        }
+        CtlCommand::Channels => show(&admin.get("/api/v1/channels").await?, views::channels),
         CtlCommand::Transfers { channel, limit } => {
             let query = channel.map(|c| format!("?channel={}", encode(&c))).unwrap_or_default();
             let records = admin.get(&format!("/api/v1/deliveries{query}")).await?;

@@ -63,14 +63,6 @@ pub fn queues(status: &Value) -> String {
     table.render()
 }
 
-/// The channel list: the DMZ's `/api/v1/channels`, or the inner status's `channels`.
-pub fn channel_list(status_or_list: &Value) -> Value {
-    match status_or_list {
-        Value::Array(_) => status_or_list.clone(),
-        other => other.get("channels").filter(|c| c.is_array()).cloned().unwrap_or(Value::Array(Vec::new())),
-    }
-}
-
 /// `channels`: NAME, then every other field the channels carry.
 pub fn channels(list: &Value) -> String {
     records(list.as_array().map_or(&[][..], Vec::as_slice), &["name"])
@@ -270,7 +262,7 @@ mod tests {
         for odd in [json!(null), json!([]), json!("x"), json!({"queues": 3, "link": 1, "spool": []})] {
             let text = status_text(&odd);
             assert!(text.contains("node       -\n") && text.ends_with("(none)\n"), "{text}");
-            let _ = (stats(&odd), dead_letters(&odd), channels(&channel_list(&odd)), reload(&odd), replayed(&odd));
+            let _ = (stats(&odd), dead_letters(&odd), channels(&odd), reload(&odd), replayed(&odd));
             let _ = transfers(&recent_transfers(&odd, 20));
         }
     }
@@ -308,9 +300,9 @@ mod tests {
     #[test]
     fn channels_come_from_either_node() {
         let dmz = json!([{"name": "demo", "logins": ["acme", "globex"]}, {"name": "empty", "logins": []}]);
-        assert_eq!(channels(&channel_list(&dmz)), "NAME   LOGINS\ndemo   acme,globex\nempty  -\n");
-        let inner = json!({"role": "inner", "channels": [{"name": "demo", "invisible_to_dmz": false}]});
-        assert_eq!(channels(&channel_list(&inner)), "NAME  INVISIBLE_TO_DMZ\ndemo  false\n");
+        assert_eq!(channels(&dmz), "NAME   LOGINS\ndemo   acme,globex\nempty  -\n");
+        let inner = json!([{"name": "demo", "invisible_to_dmz": false}]);
+        assert_eq!(channels(&inner), "NAME  INVISIBLE_TO_DMZ\ndemo  false\n");
     }
 
     #[test]
