@@ -20,6 +20,10 @@ use crate::{INBOUND, TO_DMZ, outbound::SENDS};
 const REFRESH_SECS: u32 = 5;
 /// Transfers shown.
 const RECENT: usize = 25;
+/// Journal records read per render, newest ids first: the page costs the same
+/// however long the journal is (a delivery held back behind more than this many
+/// newer ones is not among the recent ones).
+const JOURNAL_WINDOW: usize = 500;
 
 pub async fn page(State(state): State<AdminState>) -> Html<String> {
     let node = state.settings.get().node_id.clone();
@@ -85,9 +89,10 @@ fn queues(out: &mut String, state: &AdminState) {
 }
 
 fn transfers(out: &mut String, state: &AdminState) {
+    // Journal keys are envelope ids, which sort by time: the newest are at the end.
     let mut records: Vec<DeliveryRecord> = state
         .spool
-        .scan_state(RECORD_PREFIX)
+        .last_state(RECORD_PREFIX, JOURNAL_WINDOW)
         .unwrap_or_default()
         .into_iter()
         .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())

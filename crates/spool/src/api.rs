@@ -209,6 +209,10 @@ pub trait Spool: Send + Sync + 'static {
     /// All state entries whose key starts with `prefix`, in key order.
     fn scan_state(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, SpoolError>;
 
+    /// The last `limit` state entries whose key starts with `prefix`, in key order
+    /// (reads only those, however many there are).
+    fn last_state(&self, prefix: &str, limit: usize) -> Result<Vec<(String, Vec<u8>)>, SpoolError>;
+
     /// Forgets dedupe entries recorded before `before_millis` (Unix ms).
     async fn prune_seen(&self, before_millis: u64) -> Result<u64, SpoolError>;
 

@@ -231,14 +231,14 @@ impl Spool for SledSpool {
     }
 
     fn scan_state(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, SpoolError> {
-        let mut out = Vec::new();
-        for entry in self.state.scan_prefix(prefix.as_bytes()) {
-            let (key, value) = entry.map_err(db_err)?;
-            let key =
-                String::from_utf8(key.to_vec()).map_err(|_| SpoolError::Corrupt("state key is not UTF-8".into()))?;
-            out.push((key, value.to_vec()));
-        }
-        Ok(out)
+        self.state.scan_prefix(prefix.as_bytes()).map(state_entry).collect()
+    }
+
+    fn last_state(&self, prefix: &str, limit: usize) -> Result<Vec<(String, Vec<u8>)>, SpoolError> {
+        let newest_first = self.state.scan_prefix(prefix.as_bytes()).rev().take(limit);
+        let mut entries = newest_first.map(state_entry).collect::<Result<Vec<_>, _>>()?;
+        entries.reverse();
+        Ok(entries)
     }
 
     async fn prune_seen(&self, before_millis: u64) -> Result<u64, SpoolError> {
@@ -268,4 +268,11 @@ fn open_when_unlocked(config: &sled::Config) -> Result<sled::Db, SpoolError> {
             result => return result.map_err(db_err),
         }
     }
+}
+
+/// A state entry with its key as text.
+fn state_entry(entry: sled::Result<(sled::IVec, sled::IVec)>) -> Result<(String, Vec<u8>), SpoolError> {
+    let (key, value) = entry.map_err(db_err)?;
+    let key = String::from_utf8(key.to_vec()).map_err(|_| SpoolError::Corrupt("state key is not UTF-8".into()))?;
+    Ok((key, value.to_vec()))
 }

@@ -133,6 +133,11 @@ async fn state_and_watch() -> Result<(), SpoolError> {
     spool.write_state(vec![StateWrite::Delete("a/1".into())]).await?;
     assert_eq!(spool.scan_state("a/")?, vec![("a/2".to_string(), b"2".to_vec())]);
     assert_eq!(spool.read_state("a/1")?, None);
+    let many: Vec<StateWrite> = (10..20).map(|i| StateWrite::Put(format!("c/{i}"), vec![i])).collect();
+    spool.write_state(many).await?;
+    let last: Vec<String> = spool.last_state("c/", 3)?.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(last, ["c/17", "c/18", "c/19"]);
+    assert_eq!(spool.last_state("a/", 5)?.len(), 1);
 
     let mut watch = spool.subscribe("q");
     let before = *watch.borrow_and_update();
