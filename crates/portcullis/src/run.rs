@@ -64,7 +64,9 @@ pub fn inner(path: &Path) -> ExitCode {
 const DEFAULT_LOG_FILTER: &str = "info,libunftp::server=warn";
 
 /// Log lines to stderr (filtered by `RUST_LOG`); with `audit_dir`, the audit events
-/// (target `audit`) also as JSON lines appended to `<audit_dir>/audit.log`.
+/// (target `audit`) also as JSON lines appended to `<audit_dir>/audit.log`. Each line
+/// is one `write` (a crash of the process loses none); the file is fsynced once a
+/// second, so a power loss costs at most the last second's lines.
 pub fn init_tracing(audit_dir: Option<&Path>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
@@ -77,15 +79,33 @@ pub fn init_tracing(audit_dir: Option<&Path>) {
         }
     });
     let audit = audit.map(|file| {
+        let file = std::sync::Arc::new(file);
+        sync_every_second(std::sync::Arc::clone(&file));
         let only_audit = tracing_subscriber::filter::Targets::new().with_target("audit", tracing::Level::INFO);
         let json = tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false);
-        json.with_span_list(false).with_writer(std::sync::Arc::new(file)).with_filter(only_audit)
+        json.with_span_list(false).with_writer(file).with_filter(only_audit)
     });
     tracing_subscriber::registry().with(stderr).with(audit).init();
 }
 
 /// The audit log's name in a node's data dir.
 pub const AUDIT_LOG: &str = "audit.log";
+
+/// Fsyncs `file` once a second for the life of the process (a thread of its own:
+/// the runtime is not running yet, and an fsync must not hold up its workers).
+fn sync_every_second(file: std::sync::Arc<std::fs::File>) {
+    let spawned = std::thread::Builder::new().name("audit-sync".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            if let Err(error) = file.sync_data() {
+                eprintln!("cannot fsync the audit log: {error}");
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        eprintln!("cannot start the audit log's fsync thread: {error}");
+    }
+}
 
 fn open_audit_log(dir: &Path) -> std::io::Result<std::fs::File> {
     std::fs::create_dir_all(dir)?;
