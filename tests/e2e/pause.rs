@@ -1,6 +1,6 @@
 //! Pausing the partner listeners from the admin API: new connections get the
-//! protocol's "try again later" while an upload already in progress completes;
-//! resume restores service.
+//! protocol's "try again later" while an upload already in progress completes; a
+//! pause outlives a DMZ crash and restart; resume restores service.
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
@@ -46,7 +46,7 @@ async fn start_slow_upload(cluster: &Cluster, file: &std::path::Path) -> std::pr
 
 #[tokio::test]
 async fn pause_turns_new_partners_away_while_an_upload_in_progress_completes() {
-    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
     let local = tempfile::tempdir().expect("tempdir");
     let slow = Item { channel: "demo".into(), path: "slow.bin".into(), bytes: payload(1, 1 << 20) };
     let after = Item { channel: "demo".into(), path: "after.bin".into(), bytes: payload(2, 10_000) };
@@ -73,6 +73,19 @@ async fn pause_turns_new_partners_away_while_an_upload_in_progress_completes() {
 
     let output = tokio::task::spawn_blocking(move || upload.wait_with_output()).await.expect("join").expect("curl");
     assert_ok("the upload in progress when paused", &output, &cluster);
+
+    cluster.dmz.kill();
+    cluster.dmz.start();
+    let greeting = wait_for("the restarted DMZ's FTP listener", Duration::from_secs(30), || async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", cluster.ports.ftp)).await.ok()?;
+        let mut buffer = vec![0u8; 64];
+        let read = tokio::io::AsyncReadExt::read(&mut stream, &mut buffer).await.ok()?;
+        buffer.truncate(read);
+        Some(buffer)
+    })
+    .await;
+    assert!(greeting.starts_with(b"421 "), "FTP after a restart while paused: {greeting:?}");
+    assert_eq!(cluster.dmz_status().await.expect("status")["partner_listeners"], "paused");
     assert_eq!(post(&cluster, "/api/v1/listeners/resume").await["partner_listeners"], "open");
     let file = local.path().join("after.bin").to_string_lossy().into_owned();
     assert_ok("an upload after resume", &curl(&["-u", &user, "-T", &file, &format!("{base}/after.bin")]), &cluster);

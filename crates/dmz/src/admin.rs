@@ -121,24 +121,30 @@ async fn status(State(state): State<AdminState>) -> Json<Value> {
     Json(status)
 }
 
-async fn pause(State(state): State<AdminState>) -> Json<Value> {
-    set_gate(&state, GateState::Paused)
+async fn pause(State(state): State<AdminState>) -> Reply {
+    set_gate(&state, GateState::Paused).await
 }
 
-async fn drain(State(state): State<AdminState>) -> Json<Value> {
-    set_gate(&state, GateState::Draining)
+async fn drain(State(state): State<AdminState>) -> Reply {
+    set_gate(&state, GateState::Draining).await
 }
 
-async fn resume(State(state): State<AdminState>) -> Json<Value> {
-    set_gate(&state, GateState::Open)
+async fn resume(State(state): State<AdminState>) -> Reply {
+    set_gate(&state, GateState::Open).await
 }
 
-fn set_gate(state: &AdminState, gate: GateState) -> Json<Value> {
+/// Keeps the new state (a pause outlives a restart), then applies it; 503 and no
+/// change if the spool cannot keep it.
+async fn set_gate(state: &AdminState, gate: GateState) -> Reply {
+    if let Err(e) = crate::gate::persist(state.spool.as_ref(), gate).await {
+        tracing::error!(message = "admin: partner listeners unchanged: cannot record the state", state = gate.name(), error = %e);
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("cannot record the state: {e}")})));
+    }
     let changed = state.intake.gate().set(gate);
     tracing::info!(message = "admin: partner listeners", state = gate.name(), changed);
     let mut answer = listeners_json(state);
     answer["changed"] = json!(changed);
-    Json(answer)
+    (StatusCode::OK, Json(answer))
 }
 
 /// The gate's state, open partner sessions, and whether a drain is complete.

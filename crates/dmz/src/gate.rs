@@ -3,10 +3,18 @@
 //! way each new connection gets the protocol's "try again later" and is closed,
 //! while sessions already open go on to the end of their transfers. A drain is a
 //! pause meant to end: the status shows it `drained` once no partner session is
-//! left open (e.g. before a planned restart). Resume opens the gate again. The
-//! state lives in memory: a restarted DMZ starts open.
+//! left open (e.g. before a planned restart). Resume opens the gate again.
+//!
+//! A pause outlives a restart: it is kept in the spool's state ([`GATE_KEY`]) and a
+//! DMZ that restarts paused stays paused until resumed. A drain does not: it is
+//! the step before a planned restart, and the restart ends it.
 
 use std::sync::atomic::{AtomicU8, Ordering};
+
+use spool::{Spool, SpoolError, StateWrite};
+
+/// The spool state key holding `paused` while the listeners are paused.
+pub const GATE_KEY: &str = "partner-listeners";
 
 /// The state of the partner listeners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +65,27 @@ impl Gate {
     }
 }
 
+/// Keeps whether `state` is a pause (see the module doc).
+pub async fn persist(spool: &dyn Spool, state: GateState) -> Result<(), SpoolError> {
+    let write = match state {
+        GateState::Paused => StateWrite::Put(GATE_KEY.into(), GateState::Paused.name().into()),
+        GateState::Open | GateState::Draining => StateWrite::Delete(GATE_KEY.into()),
+    };
+    spool.write_state(vec![write]).await
+}
+
+/// The gate a starting DMZ opens with: paused if it was paused when it stopped.
+pub fn restore(spool: &dyn Spool) -> Result<Gate, SpoolError> {
+    let gate = Gate::default();
+    if spool.read_state(GATE_KEY)?.as_deref() == Some(GateState::Paused.name().as_bytes()) {
+        tracing::warn!(
+            message = "partner listeners stay paused, as they were when the DMZ stopped; resume them with POST /api/v1/listeners/resume"
+        );
+        gate.set(GateState::Paused);
+    }
+    Ok(gate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +99,18 @@ mod tests {
         assert!(!gate.set(GateState::Draining));
         assert!(gate.set(GateState::Open));
         assert!(!gate.is_closed());
+    }
+
+    #[tokio::test]
+    async fn a_pause_is_restored_after_a_restart_and_a_drain_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = || spool::SledSpool::open(spool::SpoolOptions::new(dir.path().join("spool"))).expect("spool");
+        let spool = open();
+        persist(spool.as_ref(), GateState::Paused).await.expect("persist");
+        drop(spool);
+        let spool = open();
+        assert_eq!(restore(spool.as_ref()).expect("restore").state(), GateState::Paused);
+        persist(spool.as_ref(), GateState::Draining).await.expect("persist");
+        assert_eq!(restore(spool.as_ref()).expect("restore").state(), GateState::Open);
     }
 }

@@ -94,6 +94,11 @@ impl Intake {
         Intake { spool, config, link: None, stats: Arc::default(), gate: Arc::default() }
     }
 
+    /// Starts with `gate` (e.g. restored paused) instead of an open one.
+    pub fn with_gate(self, gate: Gate) -> Self {
+        Intake { gate: Arc::new(gate), ..self }
+    }
+
     /// Refuses the deliveries of `when_inner_down = "refuse"` channels while `link` is down.
     pub fn watching(self, link: Link) -> Self {
         Intake { link: Some(link), ..self }
