@@ -1,6 +1,7 @@
 //! `/metrics` on both admin ports: scraped before and after a known set of
 //! partner deliveries and refused logins, the counters move by exactly those
-//! amounts.
+//! amounts; partner bytes (FTP: data connections) by exactly the file bytes, and
+//! the bytes between the nodes by at least the payloads they carried.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -74,6 +75,12 @@ async fn counters_move_by_exactly_the_deliveries_and_refused_logins_made() {
     for (key, want) in expected {
         assert_eq!(delta(&dmz_before, &dmz, key), want, "DMZ {key}");
     }
+    let partner = |direction| format!("portcullis_partner_bytes_total{{protocol=\"ftp\",direction=\"{direction}\"}}");
+    assert_eq!(delta(&dmz_before, &dmz, &partner("read")), bytes as f64, "FTP data bytes read");
+    assert_eq!(delta(&dmz_before, &dmz, &partner("written")), 0.0, "nothing downloaded");
+    let peer = "portcullis_peer_bytes_total{channel=\"message_service\",direction=\"written\"}";
+    assert!(delta(&dmz_before, &dmz, peer) >= bytes as f64, "the DMZ sent the payloads to the inner: {peer}");
+    assert!(dmz.contains_key("portcullis_partner_bytes_per_second{protocol=\"ftp\",direction=\"read\"}"));
     assert_eq!(dmz.get("portcullis_link_up"), Some(&1.0));
     assert_eq!(dmz.get("portcullis_queue_depth{queue=\"to-inner\"}"), Some(&0.0), "everything forwarded");
 
@@ -88,5 +95,7 @@ async fn counters_move_by_exactly_the_deliveries_and_refused_logins_made() {
     let key = "portcullis_inner_delivery_bytes_total{channel=\"demo\",protocol=\"ftp\",outcome=\"delivered\"}";
     assert_eq!(delta(&inner_before, &inner, key), bytes as f64, "inner {key}");
     assert_eq!(inner.get("portcullis_dead_letters"), Some(&0.0));
+    let peer = "portcullis_peer_bytes_total{channel=\"message_service\",direction=\"read\"}";
+    assert!(delta(&inner_before, &inner, peer) >= bytes as f64, "the inner received the payloads: {peer}");
     assert_eq!(inner.get("portcullis_link_up"), Some(&1.0));
 }

@@ -22,10 +22,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use partner::accept::{SessionCap, accept_until_shutdown};
+use partner::accept::{SessionCap, Socket, accept_until_shutdown};
 use partner::{As2Gateway, FileRegion, Peer};
 use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -100,7 +100,7 @@ pub async fn serve(
 /// Serves one connection until the client closes it, shutdown drains it, or the
 /// drain grace cuts it.
 async fn connection(
-    stream: TcpStream,
+    stream: Socket,
     remote: SocketAddr,
     shared: Arc<Shared>,
     shutdown: CancellationToken,

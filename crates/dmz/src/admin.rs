@@ -5,6 +5,10 @@
 //! | `POST /api/v1/deliveries?channel=C&path=P` (body = payload) | 201 `{id,size,sha256}` once durable; 400 bad path or missing parameter; 404 unknown channel; 413 over `limits.max_payload_bytes`; 507 spool full; 503 spool unavailable |
 //! | `GET /api/v1/status` | node, link, config generation, queue depths (`to-inner`, `requests`), whether the seal key is in memory, spool usage |
 //! | `GET /api/v1/channels` | the channels the inner pushed (never an invisible one) |
+//! | `GET /api/v1/connections` | open partner connections (remote, protocol, user, channel, opened, bytes read/written) and partner traffic per protocol with rates |
+//! | `GET /api/v1/stats` | counters since start: connections, logins, deliveries, partner and peer bytes with rates |
+//! | `GET /metrics` | the same counters, queues, spool usage and link in Prometheus text format |
+//! | `POST /api/v1/listeners/{pause,drain,resume}` | the partner listeners' gate and open sessions |
 
 use std::sync::Arc;
 
@@ -45,6 +49,7 @@ pub fn router(state: AdminState, max_payload_bytes: u64) -> Router {
         .route("/api/v1/deliveries", post(inject).layer(DefaultBodyLimit::max(limit)))
         .route("/api/v1/status", get(status))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/connections", get(connections))
         .route("/api/v1/listeners/pause", post(pause))
         .route("/api/v1/listeners/resume", post(resume))
         .route("/api/v1/listeners/drain", post(drain))
@@ -156,6 +161,11 @@ fn listeners_json(state: &AdminState) -> Value {
 
 async fn stats(State(state): State<AdminState>) -> Json<Value> {
     Json(state.intake.stats().json())
+}
+
+async fn connections(State(state): State<AdminState>) -> Json<Value> {
+    let stats = state.intake.stats();
+    Json(json!({"connections": stats.connections().json(), "traffic": stats.json()["traffic"]}))
 }
 
 /// Prometheus text format: partner counters, spool queues and usage, the link.

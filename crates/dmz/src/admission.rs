@@ -20,7 +20,10 @@ impl DmzGateway {
             return Admission::Busy;
         }
         match self.admits_peer(peer) {
-            true => Admission::Serve(Ticket::new(self.intake.stats().opened(peer.protocol))),
+            true => {
+                let (meter, active) = self.intake.stats().opened(peer);
+                Admission::Serve(Ticket::new(meter, active))
+            }
             false => Admission::Refuse,
         }
     }

@@ -35,6 +35,7 @@ impl As2Gateway for DmzGateway {
             .filter(|(channel, _)| crate::admission::channel_admits(channel, peer))
             .ok_or(As2LookupError::UnknownPartner)?;
         let key = config.as2_keys.iter().find(|k| k.our_id == to).ok_or(As2LookupError::KeysNotLoaded)?;
+        self.intake.stats().connections().identify(peer, Some(from), &channel.name);
         Ok(Arc::new(As2Partnership {
             channel: channel.name.clone(),
             partner_id: as2.partner_id.clone(),

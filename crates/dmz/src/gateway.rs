@@ -46,6 +46,7 @@ impl Gateway for DmzGateway {
         tracing::info!(target: "audit", event = "login", outcome, user, channel, remote = %peer.remote, protocol = %peer.protocol, method = method(credential));
         match found {
             Some((channel, _)) if accepted => {
+                self.intake.stats().connections().identify(peer, Some(user), &channel.name);
                 tracing::info!(message = "partner logged in", user, channel = %channel.name, remote = %peer.remote, protocol = %peer.protocol);
                 Some(Login {
                     channel: channel.name.clone(),

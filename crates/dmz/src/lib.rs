@@ -37,6 +37,7 @@ pub mod active;
 pub mod admin;
 mod admission;
 mod as2_gateway;
+pub mod connections;
 pub mod gate;
 pub mod gateway;
 pub mod home;

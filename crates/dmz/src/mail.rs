@@ -42,6 +42,7 @@ impl MailGateway for DmzGateway {
         if channel.smtp_auth_required && login.is_none_or(|l| l.channel != channel.name) {
             return Err(RecipientError::AuthRequired);
         }
+        self.intake.stats().connections().identify(peer, None, &channel.name);
         Ok(channel.name.clone())
     }
 

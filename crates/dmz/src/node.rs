@@ -11,6 +11,7 @@ use std::sync::Arc;
 use config::dmz::DmzSettings;
 use envelope::NodeRole;
 use message_service::{ByReference, Link, Node, References};
+use meter::Meter;
 use plumbing::{AdminToken, StartError, bind, client_config, local_addr, log_exit, server_config};
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
@@ -62,10 +63,20 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     let references = References::new();
     let store = Arc::new(InternalStore { references: references.clone(), outbound: services::outbound_dir(&settings) });
     let host_key = services::host_key(&settings)?;
-    let internal_sftp_addr =
-        services::start_internal_sftp(&settings, host_key.clone(), store, &tasks, &shutdown).await?;
+    let gate = crate::gate::restore(spool.as_ref())?;
+    let intake = Intake::new(Arc::clone(&spool), config.clone()).watching(link.clone()).with_gate(gate);
+    let peer_traffic = |channel| Meter::new([intake.stats().peer_traffic().row(channel)]);
+    let internal_sftp_addr = services::start_internal_sftp(
+        &settings,
+        host_key.clone(),
+        store,
+        peer_traffic("internal_sftp"),
+        &tasks,
+        &shutdown,
+    )
+    .await?;
+    tasks.spawn(plumbing::traffic::sample_every_second(intake.stats().traffic_tables(), shutdown.clone()));
     let pickup = services::open_pickup(&settings, &spool)?;
-    let intake = Intake::new(Arc::clone(&spool), config.clone()).watching(link.clone());
     services::start_partner_listeners(&settings, host_key, &intake, &config, &pickup, &tasks, &shutdown)?;
     services::start_outbound(&settings, &intake, &config, &pickup, &tasks, &shutdown)?;
     if settings.keep_config == KeepConfig::Memory {
@@ -81,6 +92,7 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     };
     let mut server = server_config(node.clone(), ms.mode, &ms.allow, &ms.deny, ms.long_poll);
     server.by_reference = Some(by_reference(&config, &references));
+    server.traffic = peer_traffic("message_service");
     let (tasks, token) = (&running.tasks, shutdown.clone());
     let (s, r, l) = (Arc::clone(&spool), receiver.clone(), link.clone());
     tasks.spawn(async move {
@@ -89,6 +101,7 @@ pub async fn start(settings: DmzSettings, shutdown: CancellationToken) -> Result
     if let Some(url) = &ms.inner_url {
         let mut client = client_config(node, ms.mode, url, ms.long_poll, ms.reconnect_max);
         client.by_reference = Some(by_reference(&config, &references));
+        client.traffic = peer_traffic("message_service");
         tasks.spawn(message_service::run_client(
             client,
             Arc::clone(&spool),

@@ -87,6 +87,7 @@ pub(crate) async fn start_internal_sftp(
     settings: &DmzSettings,
     host_key: sftp::keys::PrivateKey,
     store: Arc<dyn sftp::internal::PayloadStore>,
+    traffic: meter::Meter,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<SocketAddr, StartError> {
@@ -102,8 +103,8 @@ pub(crate) async fn start_internal_sftp(
     let outbound = outbound_dir(settings);
     std::fs::create_dir_all(&outbound).map_err(|e| material(format!("{}: {e}", outbound.display())))?;
     let rules = envelope::AddressRules { allow: internal.allow.clone(), deny: internal.deny.clone() };
-    let config =
-        sftp::internal::InternalSftpConfig { host_key, authorized_keys, admit: Arc::new(move |ip| rules.permits(ip)) };
+    let admit = Arc::new(move |ip| rules.permits(ip));
+    let config = sftp::internal::InternalSftpConfig { host_key, authorized_keys, admit, traffic };
     let listener = bind(internal.listen, "internal SFTP").await?;
     let addr = local_addr(&listener)?;
     let token = shutdown.clone();

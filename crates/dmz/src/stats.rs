@@ -1,18 +1,25 @@
 //! Counters of partner traffic on the DMZ since it started: connections admitted
-//! or refused by the address rules, logins accepted or refused, and deliveries
-//! (count and bytes) per channel and protocol. Shown as Prometheus families on
-//! `/metrics` and as JSON on `/api/v1/stats`.
+//! or refused by the address rules, logins accepted or refused, deliveries (count
+//! and bytes) per channel and protocol, socket bytes read and written per protocol
+//! (with rates), and the peer node's traffic (MessageService and internal SFTP).
+//! Shown as Prometheus families on `/metrics` and as JSON on `/api/v1/stats`; the
+//! open connections themselves are in [`Connections`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use envelope::Protocol;
+use meter::Meter;
+use partner::Peer;
 use plumbing::metrics::Metrics;
 use plumbing::tallies::Tallies;
+use plumbing::traffic::TrafficTable;
 use serde_json::{Value, json};
 
+use crate::connections::{Connections, Listed};
+
 /// The partner counters of one DMZ node; shared by its sessions and admin routes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PartnerStats {
     connections: Tallies,
     /// Served connections that ended, by protocol.
@@ -21,6 +28,27 @@ pub struct PartnerStats {
     active: Mutex<BTreeMap<String, u64>>,
     logins: Tallies,
     deliveries: Tallies,
+    /// Socket bytes of partner connections, by protocol.
+    traffic: Arc<TrafficTable>,
+    /// Socket bytes of the peer node's connections, by channel.
+    peer: Arc<TrafficTable>,
+    /// The served connections open now.
+    open: Arc<Connections>,
+}
+
+impl Default for PartnerStats {
+    fn default() -> Self {
+        PartnerStats {
+            connections: Tallies::default(),
+            closed: Tallies::default(),
+            active: Mutex::default(),
+            logins: Tallies::default(),
+            deliveries: Tallies::default(),
+            traffic: Arc::new(TrafficTable::partner()),
+            peer: Arc::new(TrafficTable::peer()),
+            open: Arc::default(),
+        }
+    }
 }
 
 impl PartnerStats {
@@ -30,10 +58,29 @@ impl PartnerStats {
         self.connections.add(vec![("protocol", protocol.to_string()), ("outcome", outcome.into())], 0);
     }
 
-    /// A served connection opened: counted active until the returned guard drops.
-    pub fn opened(self: &Arc<Self>, protocol: Protocol) -> ActiveConnection {
+    /// A served connection opened: counted active and listed until the returned
+    /// guard drops; the meter counts its bytes (its own and its protocol's).
+    pub fn opened(self: &Arc<Self>, peer: Peer) -> (Meter, ActiveConnection) {
+        let protocol = peer.protocol;
         *self.active.lock().unwrap_or_else(PoisonError::into_inner).entry(protocol.to_string()).or_default() += 1;
-        ActiveConnection { stats: Arc::clone(self), protocol }
+        let (own, listed) = self.open.open(peer);
+        let meter = Meter::new([own, self.traffic.row(&protocol.to_string())]);
+        (meter, ActiveConnection { stats: Arc::clone(self), protocol, _listed: listed })
+    }
+
+    /// The open connections (see [`Connections`]).
+    pub fn connections(&self) -> &Connections {
+        &self.open
+    }
+
+    /// The peer node's traffic (`message_service`, `internal_sftp`).
+    pub fn peer_traffic(&self) -> &Arc<TrafficTable> {
+        &self.peer
+    }
+
+    /// The tables whose rates the node samples.
+    pub fn traffic_tables(&self) -> Vec<Arc<TrafficTable>> {
+        vec![self.traffic.clone(), self.peer.clone()]
     }
 
     /// Served connections open now, over all protocols.
@@ -94,6 +141,8 @@ impl PartnerStats {
             "portcullis_delivery_bytes_total",
             "Payload bytes of partner deliveries committed to the spool, by channel and protocol.",
         );
+        self.traffic.write(metrics, "partner sockets (FTP: data connections)");
+        self.peer.write(metrics, "the inner node's connections");
     }
 
     /// The counters as JSON.
@@ -105,6 +154,8 @@ impl PartnerStats {
             "active": active,
             "logins": self.logins.json(),
             "deliveries": self.deliveries.json(),
+            "traffic": self.traffic.json(),
+            "peer_traffic": self.peer.json(),
         })
     }
 }
@@ -114,6 +165,7 @@ impl PartnerStats {
 pub struct ActiveConnection {
     stats: Arc<PartnerStats>,
     protocol: Protocol,
+    _listed: Listed,
 }
 
 impl Drop for ActiveConnection {
@@ -135,9 +187,13 @@ mod tests {
         stats.delivery("acme", Protocol::Sftp, 10);
         stats.delivery("acme", Protocol::Sftp, 5);
         let stats = Arc::new(stats);
-        let open = stats.opened(Protocol::Smtp);
-        drop(stats.opened(Protocol::Smtp));
+        let smtp = |port| Peer { remote: ([127, 0, 0, 1], port).into(), protocol: Protocol::Smtp };
+        let (meter, open) = stats.opened(smtp(2525));
+        meter.add_read(300);
+        meter.add_written(12);
+        drop(stats.opened(smtp(2526)));
         assert_eq!(stats.active_total(), 1);
+        assert_eq!(stats.connections().count(), 1);
         let mut metrics = Metrics::default();
         stats.write(&mut metrics);
         let text = metrics.render();
@@ -149,11 +205,15 @@ mod tests {
             "portcullis_delivery_bytes_total{channel=\"acme\",protocol=\"sftp\"} 15\n",
             "portcullis_partner_connections_active{protocol=\"smtp\"} 1\n",
             "portcullis_partner_connections_closed_total{protocol=\"smtp\"} 1\n",
+            "portcullis_partner_bytes_total{protocol=\"smtp\",direction=\"read\"} 300\n",
+            "portcullis_partner_bytes_total{protocol=\"smtp\",direction=\"written\"} 12\n",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
         assert_eq!(stats.json()["deliveries"][0]["bytes"], 15);
+        assert_eq!(stats.connections().json()[0]["bytes_read"], 300);
         drop(open);
         assert_eq!(stats.active_total(), 0);
+        assert_eq!(stats.connections().count(), 0);
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use envelope::Protocol;
 use libunftp::options::PassiveHost;
 use libunftp::{Server, ServerBuilder, ServerError};
+use meter::Meter;
 use partner::{Admission, Gateway, Peer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -63,7 +64,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => match shared.gateway.admission(Peer { remote, protocol: Protocol::Ftp }) {
                     Admission::Serve(ticket) => {
-                        let session = run_session(shared.clone(), stream, remote, cut.clone());
+                        let session = run_session(shared.clone(), stream, remote, ticket.meter(), cut.clone());
                         sessions.spawn(async move {
                             let _ticket = ticket;
                             session.await;
@@ -121,14 +122,14 @@ async fn tell_busy(mut stream: TcpStream) {
     let _ = tokio::time::timeout(BUSY_TIMEOUT, answer).await;
 }
 
-async fn run_session(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, cut: CancellationToken) {
+async fn run_session(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, meter: Meter, cut: CancellationToken) {
     let _ = stream.set_nodelay(true);
     let (stream, probe) = match ControlProbe::attach(stream) {
         Ok(pair) => pair,
         Err(e) => return tracing::warn!(%remote, error = %e, "FTP session not started"),
     };
     let probe = Arc::new(probe);
-    let server = match build_server(&shared, remote, probe.clone()) {
+    let server = match build_server(&shared, remote, probe.clone(), meter) {
         Ok(server) => server,
         Err(e) => return tracing::warn!(%remote, error = %e, "FTP session not started"),
     };
@@ -149,10 +150,16 @@ fn build_server(
     shared: &Shared,
     remote: SocketAddr,
     probe: Arc<ControlProbe>,
+    meter: Meter,
 ) -> Result<Server<GatewayFs, FtpUser>, ServerError> {
     let slot = new_slot();
     let gateway = shared.gateway.clone();
-    let storage = move || GatewayFs { gateway: gateway.clone(), control: probe.clone(), buffer: Buffer::default() };
+    let storage = move || GatewayFs {
+        gateway: gateway.clone(),
+        meter: meter.clone(),
+        control: probe.clone(),
+        buffer: Buffer::default(),
+    };
     let authenticator = ConnectionAuthenticator { gateway: shared.gateway.clone(), remote, slot: slot.clone() };
     let mut builder = ServerBuilder::<GatewayFs, FtpUser>::with_user_detail_provider(
         Box::new(storage),

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use meter::{Meter, Metered};
 use partner::{EntryKind, FsError, Gateway, VPath};
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use unftp_core::storage::{self, ErrorKind, Fileinfo, StorageBackend};
@@ -23,6 +24,9 @@ use crate::upload::{Buffer, CHUNK, SyncReader, store};
 /// The virtual home of one FTP session.
 pub(crate) struct GatewayFs {
     pub gateway: Arc<dyn Gateway>,
+    /// Counts the file bytes of the session's data connections (the control
+    /// connection is libunftp's own socket and is not counted).
+    pub meter: Meter,
     pub control: Arc<ControlProbe>,
     pub buffer: Buffer,
 }
@@ -79,7 +83,8 @@ impl StorageBackend<FtpUser> for GatewayFs {
     {
         let reader = self.get(user, path, start_pos).await?;
         let mut reader = BufReader::with_capacity(CHUNK, reader);
-        Ok(tokio::io::copy_buf(&mut reader, output).await?)
+        let mut output = Metered::new(output, self.meter.clone());
+        Ok(tokio::io::copy_buf(&mut reader, &mut output).await?)
     }
 
     async fn get<P: AsRef<Path> + Send + Debug>(
@@ -103,6 +108,7 @@ impl StorageBackend<FtpUser> for GatewayFs {
         no_restart(start_pos)?;
         let path = vpath(path)?;
         let upload = self.gateway.begin_upload(&user.session, &path).await;
+        let input = Metered::new(input, self.meter.clone());
         store(input, upload, &self.control, &self.buffer).await.inspect_err(|e| {
             tracing::info!(path = %path, session = %user, error = %e, "FTP upload not committed");
         })

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use envelope::NodeRole;
 use message_service::{Link, Node};
+use meter::Meter;
 use plumbing::{AdminToken, StartError, bind, client_config, local_addr, log_exit, server_config};
 use spool::{SledSpool, Spool, SpoolOptions};
 use tokio_util::sync::CancellationToken;
@@ -66,7 +67,11 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     let spool: Arc<dyn Spool> = SledSpool::open(options)?;
     let link = Link::new();
     let node = Node { id: initial.node_id.clone(), role: NodeRole::Inner };
-    let fetcher = Arc::new(Fetcher::new(fetch_config(&initial)?));
+    let stats = Arc::new(DeliveryStats::default());
+    let peer_traffic = |channel| Meter::new([stats.peer_traffic().row(channel)]);
+    let mut fetch = fetch_config(&initial)?;
+    fetch.traffic = peer_traffic("internal_sftp");
+    let fetcher = Arc::new(Fetcher::new(fetch));
     let jobs = Jobs::new(Arc::clone(&spool), settings.clone());
     let sends = Sends::new(Arc::clone(&spool), settings.clone(), Arc::clone(&fetcher));
     let receiver = InnerReceiver::new(Arc::clone(&spool), Some(fetcher));
@@ -79,13 +84,17 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
     if let Some(listen) = dmz.listen {
         let listener = bind(listen, "message service").await?;
         message_service_addr = Some(local_addr(&listener)?);
-        let server = server_config(node.clone(), dmz.mode, &dmz.allow, &dmz.deny, dmz.long_poll);
+        let mut server = server_config(node.clone(), dmz.mode, &dmz.allow, &dmz.deny, dmz.long_poll);
+        server.traffic = peer_traffic("message_service");
         let (s, r, l, t) = (Arc::clone(&spool), receiver.clone(), link.clone(), shutdown.clone());
         tasks.spawn(async move {
             log_exit("message service", message_service::serve(listener, server, s, TO_DMZ, r, l, t).await)
         });
     }
-    let client = client_config(node, dmz.mode, &dmz.url, dmz.long_poll, dmz.reconnect_max);
+    let mut client = client_config(node, dmz.mode, &dmz.url, dmz.long_poll, dmz.reconnect_max);
+    client.traffic = peer_traffic("message_service");
+    let sampled = vec![Arc::clone(stats.peer_traffic())];
+    tasks.spawn(plumbing::traffic::sample_every_second(sampled, shutdown.clone()));
     tasks.spawn(message_service::run_client(
         client,
         Arc::clone(&spool),
@@ -95,7 +104,6 @@ pub async fn start(settings: CurrentSettings, shutdown: CancellationToken) -> Re
         shutdown.clone(),
     ));
     tasks.spawn(push::push_on_link_up(Arc::clone(&spool), settings.clone(), link.clone(), shutdown.clone()));
-    let stats = Arc::new(DeliveryStats::default());
     let deliverer = Deliverer {
         spool: Arc::clone(&spool),
         settings: settings.clone(),

@@ -1,12 +1,15 @@
 //! Counters of the inner's deliveries since it started: files put in place (or
 //! set aside as unroutable) per channel, protocol and outcome, with their bytes,
-//! and failed writes per channel (retried later). Shown on `/metrics` and
-//! `/api/v1/stats`.
+//! failed writes per channel (retried later), and the bytes exchanged with the DMZ
+//! (MessageService frames, internal SFTP socket) with rates. Shown on `/metrics`
+//! and `/api/v1/stats`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use plumbing::metrics::Metrics;
 use plumbing::tallies::Tallies;
+use plumbing::traffic::TrafficTable;
 use serde_json::{Value, json};
 
 /// One channel's delivery counts since start.
@@ -22,13 +25,29 @@ fn label(labels: &[(&'static str, String)], name: &str) -> String {
 }
 
 /// The delivery counters of one inner node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DeliveryStats {
     delivered: Tallies,
     failed: Tallies,
+    peer: Arc<TrafficTable>,
+}
+
+impl Default for DeliveryStats {
+    fn default() -> Self {
+        DeliveryStats {
+            delivered: Tallies::default(),
+            failed: Tallies::default(),
+            peer: Arc::new(TrafficTable::peer()),
+        }
+    }
 }
 
 impl DeliveryStats {
+    /// Bytes exchanged with the DMZ, by channel (`message_service`, `internal_sftp`).
+    pub fn peer_traffic(&self) -> &Arc<TrafficTable> {
+        &self.peer
+    }
+
     /// A delivery is in place (`outcome` "delivered") or set aside ("unroutable").
     pub fn delivered(&self, channel: &str, protocol: &str, outcome: &str, bytes: u64) {
         let labels =
@@ -63,10 +82,11 @@ impl DeliveryStats {
         self.delivered.write_bytes(metrics, "portcullis_inner_delivery_bytes_total", help);
         let help = "Delivery writes that failed and wait for a retry, by channel.";
         self.failed.write_counts(metrics, "portcullis_inner_delivery_failures_total", help);
+        self.peer.write(metrics, "the DMZ (MessageService: frame bodies; internal SFTP: socket)");
     }
 
     /// The counters as JSON.
     pub fn json(&self) -> Value {
-        json!({"deliveries": self.delivered.json(), "failures": self.failed.json()})
+        json!({"deliveries": self.delivered.json(), "failures": self.failed.json(), "peer_traffic": self.peer.json()})
     }
 }

@@ -1,27 +1,30 @@
 //! [`AdmittingListener`]: the MessageService's TCP listener with the peer address
 //! rules applied at accept, so a denied peer gets its connection closed before any
-//! HTTP byte is read or written (the request guard checks again).
+//! HTTP byte is read or written (the request guard checks again). Every admitted
+//! connection counts its bytes into the server's peer-traffic [`Meter`].
 
 use std::net::SocketAddr;
 
 use envelope::AddressRules;
+use meter::{Meter, Metered};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Accepts only connections from addresses `rules` permit; logs the others.
 pub(crate) struct AdmittingListener {
     pub(crate) inner: TcpListener,
     pub(crate) rules: AddressRules,
+    pub(crate) traffic: Meter,
 }
 
 impl axum::serve::Listener for AdmittingListener {
-    type Io = TcpStream;
+    type Io = Metered<TcpStream>;
     type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+    async fn accept(&mut self) -> (Metered<TcpStream>, SocketAddr) {
         loop {
             let (stream, peer) = axum::serve::Listener::accept(&mut self.inner).await;
             if self.rules.permits(peer.ip()) {
-                return (stream, peer);
+                return (Metered::new(stream, self.traffic.clone()), peer);
             }
             tracing::warn!(%peer, "message service connection refused: address not allowed");
         }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use envelope::NodeRole;
 use ipnet::IpNet;
+use meter::Meter;
 use serde::{Deserialize, Serialize};
 
 use crate::reference::ByReference;
@@ -72,6 +73,8 @@ pub struct ServerConfig {
     pub long_poll: Duration,
     /// Pushback DMZ: send large payloads by reference. `None`: always inline.
     pub by_reference: Option<ByReference>,
+    /// Counts the socket bytes of every peer connection; counts nothing by default.
+    pub traffic: Meter,
 }
 
 impl ServerConfig {
@@ -85,6 +88,7 @@ impl ServerConfig {
             limits: Limits::default(),
             long_poll: DEFAULT_LONG_POLL,
             by_reference: None,
+            traffic: Meter::none(),
         }
     }
 }
@@ -104,6 +108,9 @@ pub struct ClientConfig {
     pub heartbeat: Duration,
     /// Direct-mode DMZ: send large payloads by reference. `None`: always inline.
     pub by_reference: Option<ByReference>,
+    /// Counts the frame bytes sent and received (request and response bodies;
+    /// HTTP headers are not counted); counts nothing by default.
+    pub traffic: Meter,
 }
 
 impl ClientConfig {
@@ -118,6 +125,7 @@ impl ClientConfig {
             long_poll: DEFAULT_LONG_POLL,
             heartbeat: DEFAULT_HEARTBEAT,
             by_reference: None,
+            traffic: Meter::none(),
         }
     }
 

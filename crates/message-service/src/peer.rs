@@ -4,6 +4,7 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use envelope::{DecodeError, Frame, Hello, NODE_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use meter::Meter;
 use reqwest::header::CONTENT_TYPE as CONTENT_TYPE_HEADER;
 
 use crate::config::{ClientConfig, Node};
@@ -46,6 +47,7 @@ pub(crate) struct Peer {
     node: Node,
     max_frame_bytes: usize,
     request_timeout: Duration,
+    traffic: Meter,
 }
 
 impl Peer {
@@ -60,6 +62,7 @@ impl Peer {
             node: config.node.clone(),
             max_frame_bytes: config.limits.max_frame_bytes,
             request_timeout: config.request_timeout(),
+            traffic: config.traffic.clone(),
         })
     }
 
@@ -93,7 +96,10 @@ impl Peer {
         Ok(envelope::decode(&body, self.max_frame_bytes)?)
     }
 
+    /// POSTs `body`; counts the request body as written once it is sent and each
+    /// chunk of the answer as read.
     async fn post(&self, path: &str, body: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, ClientError> {
+        let sent = body.len() as u64;
         let mut response = self
             .http
             .post(format!("{}{path}", self.base_url))
@@ -105,9 +111,11 @@ impl Peer {
             .send()
             .await
             .map_err(|e| ClientError::Transport(describe(&e)))?;
+        self.traffic.add_written(sent);
         let status = response.status();
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| ClientError::Transport(describe(&e)))? {
+            self.traffic.add_read(chunk.len() as u64);
             if bytes.len() + chunk.len() > self.max_frame_bytes {
                 let size = bytes.len() + chunk.len();
                 return Err(DecodeError::TooLarge { size, limit: self.max_frame_bytes }.into());

@@ -97,7 +97,8 @@ pub async fn serve(
         state.tasks.spawn(exchange::watch_inner(state.clone()));
     }
     let app = router(state.clone()).into_make_service_with_connect_info::<PeerAddr>();
-    let listener = AdmittingListener { inner: listener, rules: state.rules.clone() };
+    let listener =
+        AdmittingListener { inner: listener, rules: state.rules.clone(), traffic: state.config.traffic.clone() };
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future();
     let grace_over = async {
         shutdown.cancelled().await;

@@ -14,7 +14,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use meter::Metered;
+
 use crate::{Admission, Ticket};
+
+/// A served partner connection: its socket, counting into the ticket's meter.
+pub type Socket = Metered<TcpStream>;
 
 /// Pause after a failed `accept` before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -36,14 +41,15 @@ pub struct SessionCap {
 /// Accepts on `listener` until `shutdown`; asks `admit` about each connection (a
 /// refused one is closed, a busy one told "busy"); `start` spawns each served
 /// connection (TCP_NODELAY set) into `sessions`, whose length is what the cap
-/// counts, and keeps its [`Ticket`] until the connection ends. Drops the listener and waits for the refusals in progress before it returns.
+/// counts, and keeps its [`Ticket`] until the connection ends; the stream it gets
+/// counts its bytes into the ticket's meter. Drops the listener and waits for the refusals in progress before it returns.
 pub async fn accept_until_shutdown(
     listener: TcpListener,
     cap: SessionCap,
     sessions: &TaskTracker,
     shutdown: &CancellationToken,
     admit: impl Fn(SocketAddr) -> Admission,
-    mut start: impl FnMut(TcpStream, SocketAddr, Ticket),
+    mut start: impl FnMut(Socket, SocketAddr, Ticket),
 ) {
     let busy: Arc<[u8]> = cap.busy.into();
     let refusals = TaskTracker::new();
@@ -77,7 +83,7 @@ pub async fn accept_until_shutdown(
             }
         };
         let _ = stream.set_nodelay(true);
-        start(stream, remote, ticket);
+        start(Metered::new(stream, ticket.meter()), remote, ticket);
     }
     drop(listener);
     refusals.close();

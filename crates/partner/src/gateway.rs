@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use envelope::{EnvelopeId, Protocol, Sha256};
+use meter::Meter;
 
 use crate::{FsError, VPath};
 
@@ -29,24 +30,34 @@ pub enum Admission {
 }
 
 /// Held by a served connection until it closes: dropping it tells the gateway
-/// (active and closed connection counts).
-pub struct Ticket(Option<Box<dyn Send + Sync>>);
+/// (active and closed connection counts). Its [`Meter`] counts the bytes the
+/// connection moves (the protocol wraps its socket in [`meter::Metered`]).
+pub struct Ticket {
+    meter: Meter,
+    _guard: Option<Box<dyn Send + Sync>>,
+}
 
 impl Ticket {
     /// A ticket nobody counts.
     pub fn untracked() -> Self {
-        Ticket(None)
+        Ticket { meter: Meter::none(), _guard: None }
     }
 
-    /// A ticket whose `guard` is dropped when the connection closes.
-    pub fn new(guard: impl Send + Sync + 'static) -> Self {
-        Ticket(Some(Box::new(guard)))
+    /// A ticket counting bytes into `meter`, whose `guard` is dropped when the
+    /// connection closes.
+    pub fn new(meter: Meter, guard: impl Send + Sync + 'static) -> Self {
+        Ticket { meter, _guard: Some(Box::new(guard)) }
+    }
+
+    /// Where the connection's bytes are counted.
+    pub fn meter(&self) -> Meter {
+        self.meter.clone()
     }
 }
 
 impl std::fmt::Debug for Ticket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Ticket" } else { "Ticket(untracked)" })
+        f.write_str(if self._guard.is_some() { "Ticket" } else { "Ticket(untracked)" })
     }
 }
 

@@ -11,6 +11,7 @@ pub mod human;
 pub mod metrics;
 mod sign_in;
 pub mod tallies;
+pub mod traffic;
 
 pub use admin_auth::{AdminToken, COOKIE as ADMIN_COOKIE};
 

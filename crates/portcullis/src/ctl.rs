@@ -3,8 +3,13 @@
 //! on standard error and exit status 1. The token is sent, never printed.
 
 mod client;
+mod connections;
+mod follow;
 mod format;
+mod progress;
+mod send;
 mod table;
+mod upload;
 mod views;
 
 use std::io::Write;
@@ -63,6 +68,11 @@ enum CtlCommand {
     Drain,
     /// Accept partner connections again (DMZ).
     Resume,
+    /// The open partner connections (DMZ).
+    Connections,
+    /// Send a file to a channel's remote (inner): progress on standard error, then
+    /// wait until it is delivered or failed.
+    Send(send::SendArgs),
 }
 
 pub fn run(args: CtlArgs) -> ExitCode {
@@ -121,10 +131,26 @@ async fn execute(args: CtlArgs) -> Result<String, String> {
             }
             show(&answer.json()?, views::reload)
         }
-        CtlCommand::Pause => show(&admin.post("/api/v1/listeners/pause").await?, views::listeners),
-        CtlCommand::Drain => show(&admin.post("/api/v1/listeners/drain").await?, views::listeners),
-        CtlCommand::Resume => show(&admin.post("/api/v1/listeners/resume").await?, views::listeners),
+        CtlCommand::Pause => show(&dmz_only(&admin, Method::POST, "/api/v1/listeners/pause").await?, views::listeners),
+        CtlCommand::Drain => show(&dmz_only(&admin, Method::POST, "/api/v1/listeners/drain").await?, views::listeners),
+        CtlCommand::Resume => {
+            show(&dmz_only(&admin, Method::POST, "/api/v1/listeners/resume").await?, views::listeners)
+        }
+        CtlCommand::Connections => {
+            let answer = dmz_only(&admin, Method::GET, connections::PATH).await?;
+            if json { pretty(&answer) } else { connections::table(&answer, format::now_millis()) }
+        }
+        CtlCommand::Send(send) => send::run(&admin, send, json).await?,
     })
+}
+
+/// A route only the DMZ serves: a 404 means the node is not the DMZ.
+async fn dmz_only(admin: &Admin, method: Method, path: &str) -> Result<Value, String> {
+    let answer = admin.send(method, path).await?;
+    if answer.status == StatusCode::NOT_FOUND {
+        return Err(format!("{} has no {path} (404): this command is for the DMZ node's admin API", admin.base()));
+    }
+    answer.json()
 }
 
 fn pretty(value: &Value) -> String {

@@ -49,7 +49,8 @@ enum Command {
     /// e.g. the inner's key for the DMZ's `internal_sftp.authorized_keys`.
     Keygen { file: PathBuf },
     /// Operate a running node over its admin API: status, queues, channels,
-    /// transfers, stats, dead letters, replay, reload, pause/drain/resume.
+    /// connections, transfers, stats, dead letters, replay, reload, send (with
+    /// progress), pause/drain/resume.
     Ctl(ctl::CtlArgs),
 }
 

@@ -24,6 +24,7 @@
 mod host_key;
 mod session;
 
+use meter::Meter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -42,12 +43,14 @@ pub struct FetchConfig {
     pub host_key: HostKeyPolicy,
     /// The remote directory holding the payloads; `/payloads` on the DMZ.
     pub remote_dir: String,
+    /// Counts the connection's socket bytes (peer traffic); counts nothing by default.
+    pub traffic: Meter,
 }
 
 impl FetchConfig {
     /// A config reading from `/payloads`.
     pub fn new(addr: SocketAddr, user: impl Into<String>, key: PrivateKey, host_key: HostKeyPolicy) -> Self {
-        FetchConfig { addr, user: user.into(), key, host_key, remote_dir: "/payloads".into() }
+        FetchConfig { addr, user: user.into(), key, host_key, remote_dir: "/payloads".into(), traffic: Meter::none() }
     }
 }
 

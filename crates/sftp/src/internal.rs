@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meter::Meter;
 use russh::MethodKind;
 use russh::keys::{PrivateKey, PublicKey};
 use tokio::net::TcpListener;
@@ -48,6 +49,8 @@ pub struct InternalSftpConfig {
     pub authorized_keys: Vec<PublicKey>,
     /// Whether a remote address may connect at all.
     pub admit: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+    /// Counts the bytes of every connection (peer traffic).
+    pub traffic: Meter,
 }
 
 impl std::fmt::Debug for InternalSftpConfig {
@@ -73,7 +76,7 @@ pub async fn serve(
     let listen =
         Listen { name: "internal-sftp", config: Arc::new(ssh), max_sessions: MAX_SESSIONS, grace: DRAIN_GRACE };
     let keys = Arc::new(config.authorized_keys);
-    let admit = config.admit;
+    let (admit, traffic) = (config.admit, config.traffic);
     listen::accept_loop(listener, listen, shutdown, move |remote| {
         if !admit(remote.ip()) {
             tracing::warn!(message = "internal SFTP connection refused: address not admitted", %remote);
@@ -82,7 +85,7 @@ pub async fn serve(
         let service =
             InternalService { keys: keys.clone(), store: store.clone(), remote, user: None, busy: Busy::default() };
         let busy = service.busy.clone();
-        Some((SshHandler::new(service, busy.clone()), busy))
+        Some((SshHandler::new(service, busy.clone()), busy, traffic.clone()))
     })
     .await
 }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use meter::{Meter, Metered};
 use russh::keys::PrivateKey;
 use russh::server::{Config, Handler};
 use russh::{Disconnect, MethodKind, MethodSet, Preferred, cipher};
@@ -127,7 +128,8 @@ pub(crate) struct Listen {
 }
 
 /// Accepts connections until `shutdown`, then drains. `admit` returns a session's
-/// handler (and its [`Busy`]) or `None` to close the connection at once.
+/// handler, its [`Busy`] and the [`Meter`] counting its socket's bytes, or `None`
+/// to close the connection at once.
 pub(crate) async fn accept_loop<H, F>(
     listener: TcpListener,
     listen: Listen,
@@ -136,7 +138,7 @@ pub(crate) async fn accept_loop<H, F>(
 ) -> std::io::Result<()>
 where
     H: Handler<Error = russh::Error> + Send + 'static,
-    F: FnMut(SocketAddr) -> Option<(H, Busy)>,
+    F: FnMut(SocketAddr) -> Option<(H, Busy, Meter)>,
 {
     let listen = Arc::new(listen);
     let tracker = TaskTracker::new();
@@ -156,8 +158,9 @@ where
             tracing::warn!(message = "session limit reached, connection refused", server = listen.name, %remote);
             continue;
         }
-        let Some((handler, busy)) = admit(remote) else { continue };
+        let Some((handler, busy, meter)) = admit(remote) else { continue };
         let _ = stream.set_nodelay(true);
+        let stream = Metered::new(stream, meter);
         tracker.spawn(run_connection(listen.clone(), stream, handler, busy, shutdown.clone()));
     }
     drop(listener);
@@ -166,8 +169,13 @@ where
     Ok(())
 }
 
-async fn run_connection<H>(listen: Arc<Listen>, stream: TcpStream, handler: H, busy: Busy, shutdown: CancellationToken)
-where
+async fn run_connection<H>(
+    listen: Arc<Listen>,
+    stream: Metered<TcpStream>,
+    handler: H,
+    busy: Busy,
+    shutdown: CancellationToken,
+) where
     H: Handler<Error = russh::Error> + Send + 'static,
 {
     let started = tokio::select! {

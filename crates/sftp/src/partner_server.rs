@@ -94,6 +94,7 @@ pub async fn serve(
             return None;
         };
         let busy = Busy::default();
+        let meter = ticket.meter();
         let service = PartnerService {
             gateway: gateway.clone(),
             peer,
@@ -103,7 +104,7 @@ pub async fn serve(
             max_handles: config.max_handles,
             _ticket: ticket,
         };
-        Some((SshHandler::new(service, busy.clone()), busy))
+        Some((SshHandler::new(service, busy.clone()), busy, meter))
     })
     .await
 }

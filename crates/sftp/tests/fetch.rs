@@ -137,13 +137,20 @@ async fn fetched_bytes_are_identical_and_the_connection_is_kept() {
         std::fs::write(sshd.payloads().join(name), bytes).expect("payload");
     }
     let known = sshd.dir.path().join("known/dmz-sftp-host.pub");
-    let fetcher = Fetcher::new(sshd.config(HostKeyPolicy::TrustOnFirstUse(known.clone())));
+    let traffic = meter::Traffic::new();
+    let mut config = sshd.config(HostKeyPolicy::TrustOnFirstUse(known.clone()));
+    config.traffic = meter::Meter::new([traffic.clone()]);
+    let fetcher = Fetcher::new(config);
     for (name, bytes) in &files {
         let mut sink = Collect::default();
         let size = fetcher.fetch(name, bytes.len() as u64, &mut sink).await.expect("fetch");
         assert_eq!(size, bytes.len() as u64);
         assert!(sink.0 == *bytes, "{name}: bytes differ");
     }
+    // The socket carried the files and the SSH framing around them, no more.
+    let (read, fetched) = (traffic.read(), (3u64 << 20) + 1);
+    assert!(read >= fetched && read < fetched + fetched / 10 + 65_536, "read {read} for {fetched} fetched");
+    assert!(traffic.written() > 0);
     let recorded = parse_public(&std::fs::read_to_string(&known).expect("TOFU file written")).expect("key line");
     assert!(same_key(&recorded, &sshd.host_key()), "the first key seen is recorded");
 

@@ -29,6 +29,8 @@ struct Server {
     addr: SocketAddr,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The bytes the server's connections moved.
+    traffic: Arc<meter::Traffic>,
     key: ClientKey,
     dir: tempfile::TempDir,
 }
@@ -42,14 +44,16 @@ async fn start(admit: fn(IpAddr) -> bool) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = CancellationToken::new();
+    let traffic = meter::Traffic::new();
     let config = InternalSftpConfig {
         host_key: common::host_key(),
         authorized_keys: vec![key.public.clone()],
         admit: Arc::new(admit),
+        traffic: meter::Meter::new([traffic.clone()]),
     };
     let store = Arc::new(Store { dir: dir.path().to_owned() });
     let task = tokio::spawn(serve(listener, config, store, shutdown.clone()));
-    Server { addr, shutdown, task, key, dir }
+    Server { addr, shutdown, task, traffic, key, dir }
 }
 
 impl Server {
@@ -89,6 +93,11 @@ async fn the_inner_reads_a_payload_by_name_and_writes_outbound_files() {
     assert_eq!(std::fs::read(server.path("outbound/reply.bin")).expect("outbound"), reply);
     assert!(!server.path("outbound/reply.tmp").exists() && !server.path("outbound/gone.bin").exists());
     assert!(String::from_utf8_lossy(&out.stdout).contains("reply.bin"), "{}", text(&out));
+    // Both puts went in and the get came out, plus the SSH framing around them.
+    let (read, written) = (server.traffic.read(), server.traffic.written());
+    let (put, got) = (2 * reply.len() as u64, payload.len() as u64);
+    assert!(read >= put && read < put + put / 10 + 65_536, "read {read} for {put} put");
+    assert!(written >= got && written < got + got / 10 + 65_536, "written {written} for {got} got");
     server.stop().await;
 }
 

@@ -128,6 +128,7 @@ async fn internal_download_1gib() {
         host_key: common::host_key(),
         authorized_keys: vec![key.public.clone()],
         admit: Arc::new(|_| true),
+        traffic: meter::Meter::none(),
     };
     let task = tokio::spawn(sftp::internal::serve(listener, config, store, shutdown.clone()));
     let d = dir.path().to_owned();

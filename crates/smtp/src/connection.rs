@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use envelope::Protocol;
+use partner::accept::Socket;
 use partner::{FsError, MailGateway, MessageUpload, Peer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,7 @@ pub(crate) struct Shared {
 /// Serves one connection until it ends. Shutdown: `shutdown` closes an idle session at
 /// once; a message being received or committed is left to finish (the server cuts the
 /// whole future after its grace).
-pub(crate) async fn run(stream: TcpStream, remote: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
+pub(crate) async fn run(stream: Socket, remote: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
     tracing::debug!(message = "SMTP session", peer = %remote);
     let peer = Peer { remote, protocol: Protocol::Smtp };
     let mut session = Session::new(shared.config.clone(), peer);
@@ -111,7 +111,7 @@ impl Context<'_> {
     }
 
     /// The STARTTLS handshake; `None` (the connection is dropped quietly) on failure.
-    async fn handshake(&self, stream: TcpStream) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    async fn handshake(&self, stream: Socket) -> Option<tokio_rustls::server::TlsStream<Socket>> {
         let acceptor = self.shared.tls.as_ref()?;
         let result = tokio::select! {
             _ = self.shutdown.cancelled() => return None,

@@ -1,5 +1,6 @@
 //! The HTTP side of `portcullis ctl`: the token, the admin URL, and requests that
 //! turn every failure into one line for the operator (never showing the token).
+//! Requests have a total timeout, except uploads: a big file takes what it takes.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,6 +13,9 @@ pub const TOKEN_ENV: &str = "PORTCULLIS_ADMIN_TOKEN";
 
 /// Generous: a reload pushes the config to the DMZ before it answers.
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// For uploads, the only timeout: reaching the node.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The token: the trimmed content of `file`, else the trimmed value of `env`.
 pub fn token(file: Option<&Path>, env: Option<String>) -> Result<String, String> {
@@ -53,6 +57,8 @@ pub struct Admin {
     base: String,
     token: String,
     client: reqwest::Client,
+    /// Without the total timeout.
+    uploads: reqwest::Client,
 }
 
 /// An answer the API gave: its status and body.
@@ -68,7 +74,10 @@ impl Answer {
             return Err("the admin API refused the token (401)".into());
         }
         if !self.status.is_success() {
-            return Err(format!("{} {}", self.status, self.body.trim()));
+            return Err(match api_error(&self.body) {
+                Some(message) => format!("{message} ({})", self.status.as_u16()),
+                None => format!("{} {}", self.status, self.body.trim()).trim_end().to_owned(),
+            });
         }
         serde_json::from_str(&self.body).map_err(|e| format!("the admin API answered with something not JSON ({e})"))
     }
@@ -76,11 +85,16 @@ impl Answer {
 
 impl Admin {
     pub fn new(admin: &str, token: String) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {}", chain(e)))?;
-        Ok(Self { base: base_url(admin), token, client })
+        let builder = || reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        let set_up = |e| format!("cannot set up the HTTP client: {}", chain(e));
+        let client = builder().timeout(TIMEOUT).build().map_err(set_up)?;
+        let uploads = builder().build().map_err(set_up)?;
+        Ok(Self { base: base_url(admin), token, client, uploads })
+    }
+
+    /// The admin API's base URL, for error lines.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// Sends a request with the token; Err only when no answer came.
@@ -93,6 +107,20 @@ impl Admin {
         Ok(Answer { status, body })
     }
 
+    /// POSTs `body` (streamed) without the total timeout; Err only when no answer came.
+    pub async fn upload(&self, path: &str, body: reqwest::Body) -> Result<Answer, String> {
+        let url = format!("{}{path}", self.base);
+        let failed = |e: reqwest::Error| {
+            let what = if e.is_connect() { "cannot reach the admin API" } else { "the upload failed to the admin API" };
+            format!("{what} at {}: {}", self.base, chain(e))
+        };
+        let request = self.uploads.post(url).bearer_auth(&self.token).body(body);
+        let response = request.send().await.map_err(failed)?;
+        let status = response.status();
+        let body = response.text().await.map_err(failed)?;
+        Ok(Answer { status, body })
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, String> {
         self.send(Method::GET, path).await?.json()
     }
@@ -100,6 +128,13 @@ impl Admin {
     pub async fn post(&self, path: &str) -> Result<Value, String> {
         self.send(Method::POST, path).await?.json()
     }
+}
+
+/// The `error` field of the API's JSON error body, on one line.
+fn api_error(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let message = value.get("error")?.as_str()?;
+    Some(super::format::one_line(message))
 }
 
 /// An error and its causes, `a: b: c` (reqwest's own text alone says little).
@@ -115,4 +150,27 @@ fn chain(error: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Result<Value, String> {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Answer { status, body: body.into() }.json()
+    }
+
+    #[test]
+    fn an_error_answer_is_the_apis_message_or_the_status() {
+        assert_eq!(
+            answer(404, r#"{"error": "channel demo has no remote \"x\""}"#),
+            Err(r#"channel demo has no remote "x" (404)"#.into())
+        );
+        assert_eq!(answer(400, r#"{"error": "bad\nname"}"#), Err("bad name (400)".into()));
+        assert_eq!(answer(404, ""), Err("404 Not Found".into()));
+        assert_eq!(answer(503, "busy\n"), Err("503 Service Unavailable busy".into()));
+        assert_eq!(answer(401, "{}"), Err("the admin API refused the token (401)".into()));
+        assert_eq!(answer(202, r#"{"id": "a"}"#), Ok(serde_json::json!({"id": "a"})));
+    }
 }

@@ -27,8 +27,8 @@ pub fn number(value: Option<&Value>, f: impl Fn(u64) -> String) -> String {
     value.and_then(Value::as_u64).map_or_else(|| "-".into(), f)
 }
 
-/// Line breaks and tabs would break the columns.
-fn one_line(text: &str) -> String {
+/// Line breaks and tabs would break the columns (or a line redrawn in place).
+pub fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 

@@ -134,6 +134,7 @@ pub fn stats(stats: &Value) -> String {
         out.push_str(&format!("{name}:\n"));
         out.push_str(&match family {
             Value::Array(rows) => tallies(rows),
+            Value::Object(map) if map.values().all(|row| row.get("bytes_read").is_some()) => traffic(map),
             Value::Object(map) => {
                 let mut table = Table::new(["KEY", "VALUE"]);
                 for (key, value) in map {
@@ -145,6 +146,24 @@ pub fn stats(stats: &Value) -> String {
         });
     }
     if out.is_empty() { "(no counters)\n".into() } else { out }
+}
+
+/// Byte traffic per protocol or peer channel: totals and rates over the last 10 s.
+fn traffic(rows: &Map<String, Value>) -> String {
+    if rows.is_empty() {
+        return "(none)\n".into();
+    }
+    let mut table = Table::new(["", "READ", "WRITTEN", "READ/S", "WRITTEN/S"]);
+    for (name, row) in rows {
+        table.row([
+            name.clone(),
+            number(row.get("bytes_read"), size),
+            number(row.get("bytes_written"), size),
+            number(row.get("read_per_second"), size),
+            number(row.get("written_per_second"), size),
+        ]);
+    }
+    table.render()
 }
 
 fn tallies(rows: &[Value]) -> String {
@@ -316,6 +335,12 @@ mod tests {
             stats(&stats_json),
             "active:\nKEY   VALUE\nsftp  1\n\ndeliveries:\nCHANNEL  PROTOCOL  COUNT  BYTES\ndemo     sftp      3      3.0 KiB\n\n\
              failures:\nCOUNT  BYTES\n(none)\n"
+        );
+        let traffic = json!({"traffic": {"ftp": {"bytes_read": 2048, "bytes_written": 0, "read_per_second": 1024,
+                                                  "written_per_second": 0}}});
+        assert_eq!(
+            stats(&traffic),
+            "traffic:\n     READ     WRITTEN  READ/S   WRITTEN/S\nftp  2.0 KiB  0 B      1.0 KiB  0 B\n"
         );
     }
 

@@ -9,11 +9,13 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use meter::Metered;
 use russh::client::{self, Handle};
 use russh::keys::PrivateKeyWithHashAlg;
 use russh_sftp::client::SftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
 use super::host_key::HostKeyCheck;
 use super::{FetchConfig, FetchError, FetchSink};
@@ -43,8 +45,13 @@ impl Connection {
         let refusal = Arc::new(Mutex::new(None));
         let check = HostKeyCheck { policy: config.host_key.clone(), refusal: refusal.clone() };
         let work = async {
+            let socket = TcpStream::connect(config.addr)
+                .await
+                .map_err(|e| FetchError::Connect { addr: config.addr, reason: e.to_string() })?;
+            let _ = socket.set_nodelay(true);
+            let socket = Metered::new(socket, config.traffic.clone());
             let mut ssh =
-                client::connect(Arc::new(ssh_config()), config.addr, check).await.map_err(|e| {
+                client::connect_stream(Arc::new(ssh_config()), socket, check).await.map_err(|e| {
                     match refusal.lock().unwrap_or_else(PoisonError::into_inner).take() {
                         Some(reason) => FetchError::HostKey { addr: config.addr, reason },
                         None => FetchError::Connect { addr: config.addr, reason: e.to_string() },
