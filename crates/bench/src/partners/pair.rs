@@ -239,12 +239,17 @@ fn as2_identities(dir: &Path) -> Result<(), BoxError> {
 }
 
 /// Delivered files under `dir` (recursively) and their total size. The inner's
-/// temporary `.part` files do not count: a file is delivered once renamed.
+/// temporary `.part` files do not count: a file is delivered once renamed (one
+/// renamed between the listing and its stat is counted at the next poll).
 fn tree_size(dir: &Path) -> Result<(usize, u64), BoxError> {
     let mut total = (0, 0);
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let meta = entry.metadata()?;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        };
         if meta.is_dir() {
             let (n, b) = tree_size(&entry.path())?;
             total = (total.0 + n, total.1 + b);
