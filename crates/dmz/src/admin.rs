@@ -165,7 +165,7 @@ async fn stats(State(state): State<AdminState>) -> Json<Value> {
 
 async fn connections(State(state): State<AdminState>) -> Json<Value> {
     let stats = state.intake.stats();
-    Json(json!({"connections": stats.connections().json(), "traffic": stats.json()["traffic"]}))
+    Json(json!({"connections": stats.connections().json(), "traffic": stats.partner_traffic().json()}))
 }
 
 /// Prometheus text format: partner counters, spool queues and usage, the link.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use envelope::Protocol;
 use meter::Traffic;
 use partner::Peer;
 use serde_json::{Value, json};
@@ -61,6 +62,11 @@ impl Connections {
         }
     }
 
+    /// The protocol of each open connection.
+    pub fn protocols(&self) -> Vec<Protocol> {
+        self.lock().values().map(|o| o.peer.protocol).collect()
+    }
+
     /// How many are open.
     pub fn count(&self) -> usize {
         self.lock().len()
@@ -108,8 +114,6 @@ impl Drop for Listed {
 
 #[cfg(test)]
 mod tests {
-    use envelope::Protocol;
-
     use super::*;
 
     fn peer(port: u16, protocol: Protocol) -> Peer {

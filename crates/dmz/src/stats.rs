@@ -6,7 +6,7 @@
 //! open connections themselves are in [`Connections`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use envelope::Protocol;
 use meter::Meter;
@@ -24,8 +24,6 @@ pub struct PartnerStats {
     connections: Tallies,
     /// Served connections that ended, by protocol.
     closed: Tallies,
-    /// Served connections open now, by protocol.
-    active: Mutex<BTreeMap<String, u64>>,
     logins: Tallies,
     deliveries: Tallies,
     /// Socket bytes of partner connections, by protocol.
@@ -41,7 +39,6 @@ impl Default for PartnerStats {
         PartnerStats {
             connections: Tallies::default(),
             closed: Tallies::default(),
-            active: Mutex::default(),
             logins: Tallies::default(),
             deliveries: Tallies::default(),
             traffic: Arc::new(TrafficTable::partner()),
@@ -58,11 +55,10 @@ impl PartnerStats {
         self.connections.add(vec![("protocol", protocol.to_string()), ("outcome", outcome.into())], 0);
     }
 
-    /// A served connection opened: counted active and listed until the returned
+    /// A served connection opened: listed (so counted active) until the returned
     /// guard drops; the meter counts its bytes (its own and its protocol's).
     pub fn opened(self: &Arc<Self>, peer: Peer) -> (Meter, ActiveConnection) {
         let protocol = peer.protocol;
-        *self.active.lock().unwrap_or_else(PoisonError::into_inner).entry(protocol.to_string()).or_default() += 1;
         let (own, listed) = self.open.open(peer);
         let meter = Meter::new([own, self.traffic.row(&protocol.to_string())]);
         (meter, ActiveConnection { stats: Arc::clone(self), protocol, _listed: listed })
@@ -71,6 +67,11 @@ impl PartnerStats {
     /// The open connections (see [`Connections`]).
     pub fn connections(&self) -> &Connections {
         &self.open
+    }
+
+    /// Partner socket traffic, by protocol.
+    pub fn partner_traffic(&self) -> &Arc<TrafficTable> {
+        &self.traffic
     }
 
     /// The peer node's traffic (`message_service`, `internal_sftp`).
@@ -85,16 +86,17 @@ impl PartnerStats {
 
     /// Served connections open now, over all protocols.
     pub fn active_total(&self) -> u64 {
-        self.active.lock().unwrap_or_else(PoisonError::into_inner).values().sum()
+        self.open.count() as u64
     }
 
-    fn closed(&self, protocol: Protocol) {
-        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(open) = active.get_mut(&protocol.to_string()) {
-            *open = open.saturating_sub(1);
+    /// Served connections open now, by protocol: every protocol served since start
+    /// (0 when none is open now).
+    fn active(&self) -> BTreeMap<String, u64> {
+        let mut active: BTreeMap<String, u64> = self.traffic.labels().into_iter().map(|p| (p, 0)).collect();
+        for protocol in self.open.protocols() {
+            *active.entry(protocol.to_string()).or_default() += 1;
         }
-        drop(active);
-        self.closed.add(vec![("protocol", protocol.to_string())], 0);
+        active
     }
 
     /// A partner tried to log in.
@@ -120,11 +122,10 @@ impl PartnerStats {
             "portcullis_partner_connections_closed_total",
             "Served partner connections that ended, by protocol.",
         );
-        let active = self.active.lock().unwrap_or_else(PoisonError::into_inner).clone();
         metrics.gauge(
             "portcullis_partner_connections_active",
             "Served partner connections open now, by protocol.",
-            active.into_iter().map(|(protocol, n)| (vec![("protocol", protocol)], n as f64)),
+            self.active().into_iter().map(|(protocol, n)| (vec![("protocol", protocol)], n as f64)),
         );
         self.logins.write_counts(
             metrics,
@@ -147,11 +148,10 @@ impl PartnerStats {
 
     /// The counters as JSON.
     pub fn json(&self) -> Value {
-        let active = self.active.lock().unwrap_or_else(PoisonError::into_inner).clone();
         json!({
             "connections": self.connections.json(),
             "closed": self.closed.json(),
-            "active": active,
+            "active": self.active(),
             "logins": self.logins.json(),
             "deliveries": self.deliveries.json(),
             "traffic": self.traffic.json(),
@@ -160,7 +160,8 @@ impl PartnerStats {
     }
 }
 
-/// A served connection, counted active until dropped.
+/// A served connection, listed (so counted active) until dropped; then counted
+/// closed.
 #[derive(Debug)]
 pub struct ActiveConnection {
     stats: Arc<PartnerStats>,
@@ -170,7 +171,7 @@ pub struct ActiveConnection {
 
 impl Drop for ActiveConnection {
     fn drop(&mut self) {
-        self.stats.closed(self.protocol);
+        self.stats.closed.add(vec![("protocol", self.protocol.to_string())], 0);
     }
 }
 

@@ -47,6 +47,11 @@ impl TrafficTable {
         rows.entry(value.to_owned()).or_default().clone()
     }
 
+    /// The label values seen so far.
+    pub fn labels(&self) -> Vec<String> {
+        self.rows.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+    }
+
     fn snapshot(&self) -> Vec<(String, Arc<Traffic>)> {
         let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
         rows.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
