@@ -34,19 +34,19 @@ pub enum Admission {
 /// connection moves (the protocol wraps its socket in [`meter::Metered`]).
 pub struct Ticket {
     meter: Meter,
-    _guard: Option<Box<dyn Send + Sync>>,
+    guard: Option<Box<dyn Send + Sync>>,
 }
 
 impl Ticket {
     /// A ticket nobody counts.
     pub fn untracked() -> Self {
-        Ticket { meter: Meter::none(), _guard: None }
+        Ticket { meter: Meter::none(), guard: None }
     }
 
     /// A ticket counting bytes into `meter`, whose `guard` is dropped when the
     /// connection closes.
     pub fn new(meter: Meter, guard: impl Send + Sync + 'static) -> Self {
-        Ticket { meter, _guard: Some(Box::new(guard)) }
+        Ticket { meter, guard: Some(Box::new(guard)) }
     }
 
     /// Where the connection's bytes are counted.
@@ -57,7 +57,7 @@ impl Ticket {
 
 impl std::fmt::Debug for Ticket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self._guard.is_some() { "Ticket" } else { "Ticket(untracked)" })
+        f.write_str(if self.guard.is_some() { "Ticket" } else { "Ticket(untracked)" })
     }
 }
 
