@@ -99,25 +99,26 @@ impl Admin {
 
     /// Sends a request with the token; Err only when no answer came.
     pub async fn send(&self, method: Method, path: &str) -> Result<Answer, String> {
-        let url = format!("{}{path}", self.base);
-        let reached = |e: reqwest::Error| format!("cannot reach the admin API at {}: {}", self.base, chain(e));
-        let response = self.client.request(method, url).bearer_auth(&self.token).send().await.map_err(reached)?;
-        let status = response.status();
-        let body = response.text().await.map_err(reached)?;
-        Ok(Answer { status, body })
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        self.answer(request, "cannot reach the admin API").await
     }
 
     /// POSTs `body` (streamed) without the total timeout; Err only when no answer came.
     pub async fn upload(&self, path: &str, body: reqwest::Body) -> Result<Answer, String> {
-        let url = format!("{}{path}", self.base);
-        let failed = |e: reqwest::Error| {
-            let what = if e.is_connect() { "cannot reach the admin API" } else { "the upload failed to the admin API" };
+        let request = self.uploads.post(format!("{}{path}", self.base)).body(body);
+        self.answer(request, "the upload failed to the admin API").await
+    }
+
+    /// Sends `request` with the token and reads the answer; a failure is `failed`
+    /// (or "cannot reach" when no connection was made) with its causes.
+    async fn answer(&self, request: reqwest::RequestBuilder, failed: &str) -> Result<Answer, String> {
+        let error = |e: reqwest::Error| {
+            let what = if e.is_connect() { "cannot reach the admin API" } else { failed };
             format!("{what} at {}: {}", self.base, chain(e))
         };
-        let request = self.uploads.post(url).bearer_auth(&self.token).body(body);
-        let response = request.send().await.map_err(failed)?;
+        let response = request.bearer_auth(&self.token).send().await.map_err(error)?;
         let status = response.status();
-        let body = response.text().await.map_err(failed)?;
+        let body = response.text().await.map_err(error)?;
         Ok(Answer { status, body })
     }
 

@@ -45,7 +45,7 @@ mod tests {
                 {"id": 8, "remote": "[::1]:40000", "protocol": "smtp", "user": null, "channel": null,
                  "opened_ms": NOW - 3_000, "bytes_read": 0, "bytes_written": 0},
             ],
-            "rates": {"sftp": 1},
+            "traffic": {"sftp": {"bytes_read": 1_572_864, "bytes_written": 567}},
         });
         assert_eq!(
             table(&answer, NOW),
@@ -58,7 +58,7 @@ mod tests {
     #[test]
     fn no_connections_say_none_and_odd_json_does_not_panic() {
         let empty = "REMOTE  PROTOCOL  USER  CHANNEL  OPEN FOR  READ  WRITTEN\n(none)\n";
-        assert_eq!(table(&json!({"connections": [], "rates": {}}), NOW), empty);
+        assert_eq!(table(&json!({"connections": [], "traffic": {}}), NOW), empty);
         for odd in [json!(null), json!([]), json!({"connections": 3})] {
             assert_eq!(table(&odd, NOW), empty);
         }
