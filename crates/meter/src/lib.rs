@@ -6,6 +6,8 @@
 //! - [`Meter`]: the set of [`Traffic`]s one stream counts into, usually the
 //!   connection's own and its family's total (e.g. "all SFTP partners"). Cheap to
 //!   clone; adding to it adds to each.
+//! - [`RateWindow`]: per-second growth of a count over a sliding window (also the
+//!   rate `ctl send` shows).
 //! - [`Metered`]: wraps an `AsyncRead + AsyncWrite` stream and counts every byte that
 //!   actually crosses it (after TLS inside it, before any decoding above it).
 //!
@@ -20,6 +22,8 @@
 
 mod metered;
 mod traffic;
+mod window;
 
 pub use metered::Metered;
 pub use traffic::{Meter, Rates, Traffic};
+pub use window::RateWindow;

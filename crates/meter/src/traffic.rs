@@ -1,26 +1,28 @@
 //! [`Traffic`] counters, their [`Rates`], and the [`Meter`] that feeds several at once.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::RateWindow;
 
 /// How far back a rate looks.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
 
 /// Bytes read and written, with recent samples for rates.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Traffic {
     read: AtomicU64,
     written: AtomicU64,
-    samples: Mutex<VecDeque<Sample>>,
+    /// Samples of `read` and of `written`.
+    windows: Mutex<[RateWindow; 2]>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    at: Instant,
-    read: u64,
-    written: u64,
+impl Default for Traffic {
+    fn default() -> Self {
+        let window = RateWindow::new(RATE_WINDOW);
+        Traffic { read: AtomicU64::new(0), written: AtomicU64::new(0), windows: Mutex::new([window.clone(), window]) }
+    }
 }
 
 /// Bytes per second over the last [`RATE_WINDOW`] (or since the first sample).
@@ -57,27 +59,15 @@ impl Traffic {
     }
 
     fn sample_at(&self, at: Instant) {
-        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
-        samples.push_back(Sample { at, read: self.read(), written: self.written() });
-        while samples.len() > 2 && samples.front().is_some_and(|s| at.duration_since(s.at) > RATE_WINDOW) {
-            samples.pop_front();
-        }
+        let [read, written] = &mut *self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        read.record(at, self.read());
+        written.record(at, self.written());
     }
 
-    /// Bytes per second between the oldest and the newest sample kept.
+    /// Bytes per second over the samples kept (0 before there are two).
     pub fn rates(&self) -> Rates {
-        let samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
-        let (Some(first), Some(last)) = (samples.front(), samples.back()) else {
-            return Rates::default();
-        };
-        let seconds = last.at.duration_since(first.at).as_secs_f64();
-        if seconds <= 0.0 {
-            return Rates::default();
-        }
-        Rates {
-            read: last.read.saturating_sub(first.read) as f64 / seconds,
-            written: last.written.saturating_sub(first.written) as f64 / seconds,
-        }
+        let [read, written] = &*self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        Rates { read: read.per_second().unwrap_or(0.0), written: written.per_second().unwrap_or(0.0) }
     }
 }
 
@@ -146,6 +136,6 @@ mod tests {
         }
         // The burst in the first second is older than the window: idle now.
         assert_eq!(traffic.rates().read, 0.0);
-        assert!(traffic.samples.lock().expect("samples").len() <= 12);
+        assert!(traffic.windows.lock().expect("samples")[0].len() <= 12);
     }
 }

@@ -4,8 +4,9 @@
 //! every [`LOG_EVERY`] for the upload and one per status change. Pure: the caller
 //! passes the clock and writes the text.
 
-use std::collections::VecDeque;
 use std::time::Duration;
+
+use meter::RateWindow;
 
 use super::format::{age, one_line, size};
 
@@ -15,29 +16,9 @@ const WINDOW: Duration = Duration::from_secs(5);
 /// Off a terminal, the upload's line at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
-/// Bytes per second over the last [`WINDOW`] of samples.
-#[derive(Debug, Default)]
-pub struct Rate {
-    /// (time since the start, bytes so far), oldest first.
-    samples: VecDeque<(Duration, u64)>,
-}
-
-impl Rate {
-    /// Notes that `bytes` were done `at` (since the start); `at` never goes back.
-    pub fn record(&mut self, at: Duration, bytes: u64) {
-        self.samples.push_back((at, bytes));
-        // Keep one sample at least WINDOW old, so the span covers the whole window.
-        while self.samples.get(1).is_some_and(|&(second, _)| at.saturating_sub(second) >= WINDOW) {
-            self.samples.pop_front();
-        }
-    }
-
-    /// None until the samples span a fifth of a second.
-    pub fn per_second(&self) -> Option<f64> {
-        let (&(first_at, first), &(last_at, last)) = (self.samples.front()?, self.samples.back()?);
-        let span = last_at.saturating_sub(first_at).as_secs_f64();
-        (span >= 0.2).then(|| last.saturating_sub(first) as f64 / span)
-    }
+/// The upload's rate, measured over the last [`WINDOW`].
+pub fn rate_window() -> RateWindow {
+    RateWindow::new(WINDOW)
 }
 
 /// Whole percent (rounded down, so 100% means done) of `done` of `total`, at most
@@ -191,9 +172,11 @@ mod tests {
 
     #[test]
     fn the_rate_follows_the_last_few_seconds() {
-        let mut rate = Rate::default();
+        let mut rate = rate_window();
+        let start = std::time::Instant::now();
+        let secs = |s: f64| start + secs(s);
         assert_eq!(rate.per_second(), None);
-        rate.record(Duration::ZERO, 0);
+        rate.record(secs(0.0), 0);
         rate.record(secs(0.1), MIB);
         assert_eq!(rate.per_second(), None, "too short a span to tell");
         rate.record(secs(1.0), 10 * MIB);

@@ -12,7 +12,7 @@ use tokio::fs::File;
 use tokio_util::io::{InspectReader, ReaderStream};
 
 use super::client::{Admin, Answer};
-use super::progress::{self, Display, Rate};
+use super::progress::{self, Display};
 
 /// The size of the chunks read from the file.
 const CHUNK: usize = 256 * 1024;
@@ -67,19 +67,19 @@ struct Meter {
     name: String,
     total: Option<u64>,
     started: Instant,
-    rate: Rate,
+    rate: meter::RateWindow,
     display: Display,
 }
 
 impl Meter {
     fn new(name: &str, total: Option<u64>, terminal: bool) -> Self {
-        let (started, rate, display) = (Instant::now(), Rate::default(), Display::new(terminal));
+        let (started, rate, display) = (Instant::now(), progress::rate_window(), Display::new(terminal));
         Self { name: name.to_owned(), total, started, rate, display }
     }
 
     fn show(&mut self, sent: u64) {
         let at = self.started.elapsed();
-        self.rate.record(at, sent);
+        self.rate.record(Instant::now(), sent);
         let line = progress::sending(&self.name, sent, self.total, self.rate.per_second());
         if let Some(text) = self.display.progress(at, &line) {
             to_stderr(&text);
