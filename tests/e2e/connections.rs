@@ -3,12 +3,12 @@
 //! the bytes it has sent so far; the partner traffic rate moves while it runs, and
 //! the connection leaves the list when it ends.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::clients::{PASSWORD, assert_ok, write_items};
+use crate::support::clients::{assert_ok, slow_ftp_upload, write_items};
 use crate::support::http::get_json;
 use crate::support::{Cluster, ClusterOptions, Item, assert_delivered, payload, wait_for};
 
@@ -24,14 +24,7 @@ async fn an_upload_in_progress_is_listed_with_its_login_and_bytes() {
     let local = tempfile::tempdir().expect("tempdir");
     let slow = Item { channel: "demo".into(), path: "slow.bin".into(), bytes: payload(3, 1 << 20) };
     write_items(local.path(), std::slice::from_ref(&slow));
-    let upload = Command::new("curl")
-        .args(["-sS", "--fail", "--limit-rate", "200k", "-u", &format!("demo-user:{PASSWORD}"), "-T"])
-        .arg(local.path().join("slow.bin"))
-        .arg(format!("ftp://127.0.0.1:{}/slow.bin", cluster.ports.ftp))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("curl");
+    let upload = slow_ftp_upload(&cluster, &local.path().join("slow.bin"));
 
     let listed = wait_for("the upload to be listed with bytes", Duration::from_secs(30), || async {
         let open = connections(&cluster).await?;

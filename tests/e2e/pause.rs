@@ -3,12 +3,11 @@
 //! pause outlives a DMZ crash and restart; resume restores service.
 
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::clients::{HTTP_PROBE, PASSWORD, assert_ok, curl, first_bytes, write_items};
+use crate::support::clients::{HTTP_PROBE, PASSWORD, assert_ok, curl, first_bytes, slow_ftp_upload, write_items};
 use crate::support::{Cluster, ClusterOptions, Item, assert_delivered, payload, wait_for};
 
 async fn post(cluster: &Cluster, path: &str) -> Value {
@@ -29,14 +28,7 @@ async fn ftp_logins(cluster: &Cluster) -> Option<u64> {
 /// Starts a curl FTP upload of `file` as `slow.bin` at 200 KB/s and waits until it
 /// logged in.
 async fn start_slow_upload(cluster: &Cluster, file: &std::path::Path) -> std::process::Child {
-    let upload = Command::new("curl")
-        .args(["-sS", "--fail", "--limit-rate", "200k", "-u", &format!("demo-user:{PASSWORD}"), "-T"])
-        .arg(file)
-        .arg(format!("ftp://127.0.0.1:{}/slow.bin", cluster.ports.ftp))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("curl");
+    let upload = slow_ftp_upload(cluster, file);
     wait_for("the slow upload to log in", Duration::from_secs(30), || async {
         (ftp_logins(cluster).await? == 1).then_some(())
     })

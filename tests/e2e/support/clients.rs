@@ -16,6 +16,19 @@ use super::cluster::Cluster;
 /// The password of every test login (see `DEMO_HASH`).
 pub const PASSWORD: &str = "demo";
 
+/// Starts a curl FTP upload of `file` as `slow.bin` at 200 KB/s, as `demo-user`;
+/// its output is kept for `wait_with_output`.
+pub fn slow_ftp_upload(cluster: &Cluster, file: &Path) -> std::process::Child {
+    Command::new("curl")
+        .args(["-sS", "--fail", "--limit-rate", "200k", "-u", &format!("demo-user:{PASSWORD}"), "-T"])
+        .arg(file)
+        .arg(format!("ftp://127.0.0.1:{}/slow.bin", cluster.ports.ftp))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("curl")
+}
+
 /// A partner's SSH key pair made with `ssh-keygen`: (private key file, public line).
 pub fn partner_key(dir: &Path) -> (PathBuf, String) {
     let key = dir.join("partner_ed25519");
